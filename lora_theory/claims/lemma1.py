@@ -1,0 +1,41 @@
+"""Claim ``lemma1`` — arXiv 2310.17513 v3, Lemma 1 (linear chain)."""
+
+from __future__ import annotations
+
+from .. import formulas as F
+from ..errors import DomainError
+from . import Claim, ThresholdArgs, ThresholdSpec, register
+
+
+def _bind(args: ThresholdArgs) -> tuple[dict, list[str]]:
+    if args.width < 1:
+        raise DomainError(f"--width must be >= 1; got {args.width}")
+    if args.depth < 1:
+        raise DomainError(f"--depth must be >= 1; got {args.depth}")
+    if args.discrepancy_rank is None:
+        k, why = args.width, f"R_E = D = {args.width} (discrepancy rank not given: worst case, full rank)"
+    else:
+        if not 0 <= args.discrepancy_rank <= args.width:
+            raise DomainError(f"--discrepancy-rank must be in 0..D={args.width}; got {args.discrepancy_rank}")
+        k, why = args.discrepancy_rank, f"R_E = {args.discrepancy_rank} (rank of W̄ − ∏W, given)"
+    return {F.R_E: k, F.L: args.depth}, [why, f"L = {args.depth} (frozen depth)"]
+
+
+LEMMA1 = register(Claim(
+    id="lemma1",
+    reference="arXiv 2310.17513 v3, Lemma 1",
+    statement="linear chain: the best rank-R adapters reach error σ_{RL+1}(W̄ − ∏W) (spectral), the tail energy "
+              "(Frobenius); exact iff R ≥ ⌈rank(E)/L⌉",
+    status="confirmed numerically; wording (error measure, non-singularity range) not yet confirmed against the "
+           "paper's PDF",
+    formulas={
+        "threshold": F.LEMMA1_THRESHOLD,
+        "error_index": F.LEMMA1_ERROR_INDEX,
+        "spectral_error": F.LEMMA1_SPECTRAL_ERROR,
+        "frobenius_error": F.LEMMA1_FROBENIUS_ERROR,
+        "parameter_count": F.LINEAR_PARAMETER_COUNT,
+    },
+    threshold=ThresholdSpec(model="linear", formula=F.LEMMA1_THRESHOLD, bind=_bind),
+    notes="The lower bound (no adapters of rank ≤ R beat σ_{RL+1}(E)) needs no non-singularity assumption and is "
+          "checked against random and Adam-trained adapters.",
+))

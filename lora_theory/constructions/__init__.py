@@ -1,0 +1,1 @@
+"""Executable proofs: each module builds the adapters whose existence a claim asserts."""

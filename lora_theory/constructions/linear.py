@@ -1,0 +1,198 @@
+"""Lemma 1 construction (claim ``lemma1``, arXiv 2310.17513 v3, Lemma 1) and per-layer ranks (``hetero_ranks``).
+
+Given a frozen chain W_1..W_L, a target W̄ and ranks R_l, layer l takes the singular directions
+J_l = {Σ_{j<l}R_j + 1, …, Σ_{j≤l}R_j} of E = W̄ − W_L⋯W_1 (SPEC §6.1 recipe)::
+
+    B_l = Suf_l⁻¹ · E V_J        (solve with Suf_l = W_L ⋯ W_{l+1})
+    A_l = V_Jᵀ · Pre_l⁻¹         (solve with Pre_l = W̃_{l-1} ⋯ W̃_1, the adapted prefix)
+
+so that T_l := Suf_l W̃_l Pre_l = T_{l-1} + E V_J V_Jᵀ and finally ∏W̃ = ∏W + LR_k(E) with k = min(ΣR_l, rank E).
+The error is then σ_{k+1}(E) in the spectral norm and the tail energy in the Frobenius norm, which is optimal
+(claim ``lemma1``; the lower bound holds for *any* adapters, see :func:`lora_theory.formulas`).
+
+Only directions with σ_i > τ·max(‖W̄‖₂, ‖∏W‖₂) are used (numerical rank, SPEC §8.3); layers past them get the
+zero adapter. Every matrix solved with is checked first: if σ_min/σ_max < ``singular_threshold`` the construction
+raises :class:`~lora_theory.errors.SingularityError` naming the layer and the matrix — it never returns garbage.
+Nothing is inverted explicitly and ΔW is never formed densely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from ..adapters import LoRAPair, adapted_product
+from ..errors import SingularityError
+from ..models import LinearChain
+from ..numerics import (RANK_TAU, SINGULARITY_THRESHOLD, chain_product, numerical_rank, sigma,
+                        singular_values, suffix_products, tail_energy, unit_roundoff)
+from ..tolerance import Tolerance, chain_tolerance
+from ..validation import as_matrix, as_square_stack, check_layer_ranks, check_same_dtype
+from ..errors import ShapeError
+
+__all__ = ["SolveRecord", "LinearConstruction", "construct_linear"]
+
+
+@dataclass(frozen=True)
+class SolveRecord:
+    """One matrix the construction solved with: where it is, σ_min/σ_max, and its error amplification."""
+
+    where: str
+    ratio: float
+    amplification: float
+
+
+@dataclass(frozen=True, eq=False)
+class LinearConstruction:
+    """The adapters of the Lemma 1 construction and everything needed to check them."""
+
+    frozen: LinearChain
+    target: torch.Tensor
+    ranks: tuple[int, ...]
+    adapters: tuple[LoRAPair, ...]
+    discrepancy_singular_values: torch.Tensor
+    discrepancy_rank: int
+    operand_scale: float
+    solves: tuple[SolveRecord, ...]
+
+    @property
+    def total_rank(self) -> int:
+        """k = Σ_l R_l, the rank budget."""
+        return sum(self.ranks)
+
+    def adapted_product(self) -> torch.Tensor:
+        """W̃_L ⋯ W̃_1."""
+        return adapted_product(self.frozen.weights, self.adapters)
+
+    def residual(self) -> torch.Tensor:
+        """∏W̃ − W̄."""
+        return self.adapted_product() - self.target
+
+    def predicted_error(self) -> float:
+        """σ_{k+1}(E), the optimal spectral error (0 once k ≥ rank E)."""
+        return sigma(self.discrepancy_singular_values, self.total_rank + 1)
+
+    def predicted_frobenius_error(self) -> float:
+        """(Σ_{i>k} σ_i(E)²)^{1/2}, the optimal Frobenius error."""
+        return tail_energy(self.discrepancy_singular_values, self.total_rank)
+
+    def is_exact_in_theory(self) -> bool:
+        """k ≥ rank E (numerical rank of E relative to the operands)."""
+        return self.total_rank >= self.discrepancy_rank
+
+    def tolerance(self) -> Tolerance:
+        """Tolerance for residual checks of this construction (see :mod:`lora_theory.tolerance`)."""
+        weight_norms = [float(singular_values(w)[0]) for w in self.frozen.weights]
+        frozen_prod = 1.0
+        adapted_prod = 1.0
+        for w_norm, pair in zip(weight_norms, self.adapters):
+            frozen_prod *= w_norm
+            adapted_prod *= w_norm + pair.norm_bound()
+        target_norm = float(singular_values(self.target)[0])
+        return chain_tolerance(
+            unit_roundoff=unit_roundoff(self.target.dtype),
+            width=self.frozen.width,
+            depth=self.frozen.depth,
+            product_scale=max(frozen_prod, adapted_prod, target_norm),
+            discrepancy_norm=float(self.discrepancy_singular_values[0]),
+            amplifications=tuple(s.amplification for s in self.solves),
+        )
+
+
+def _checked(M: torch.Tensor, where: str, needed_for: str, factor_norms: float, n_factors: int,
+             threshold: float, context: str) -> SolveRecord:
+    s = singular_values(M)
+    smax, smin = float(s[0]), float(s[-1])
+    ratio = smin / smax if smax > 0 else 0.0
+    if not ratio >= threshold:
+        raise SingularityError(
+            f"{where} (needed for {needed_for}) is numerically singular: σ_min/σ_max = {ratio:.3e} < {threshold:.0e} "
+            f"(σ_min={smin:.3e}, σ_max={smax:.3e}); the non-singularity hypothesis of Lemma 1 fails ({context})",
+            where=where, ratio=ratio, threshold=threshold)
+    amplification = (n_factors + 1) * factor_norms / smin
+    return SolveRecord(where=where, ratio=ratio, amplification=amplification)
+
+
+def _layer_name(l: int) -> str:
+    return f"W_{l + 1}"
+
+
+def construct_linear(weights: Sequence[torch.Tensor] | LinearChain, target: torch.Tensor,
+                     rank: int | Sequence[int], *, tau: float = RANK_TAU,
+                     singular_threshold: float = SINGULARITY_THRESHOLD) -> LinearConstruction:
+    """Build the Lemma 1 adapters for ``weights`` (W_1 first) → ``target`` with uniform ``rank`` R or per-layer
+    ranks ``[R_1, …, R_L]`` (claims ``lemma1``, ``hetero_ranks``).
+
+    Shapes: every weight and the target are (D, D); adapter l is ``B: (D, r_l)``, ``A: (r_l, D)`` with
+    r_l ≤ R_l the number of directions actually used.
+
+    Raises ``ShapeError``/``DTypeError``/``NonFiniteError``/``DepthError``/``RankError`` for bad input and
+    ``SingularityError`` when a matrix that must be solved with is numerically singular.
+    """
+    chain = weights if isinstance(weights, LinearChain) else LinearChain(as_square_stack(weights, "weights"))
+    Ws = chain.weights
+    L, D = chain.depth, chain.width
+    target = as_matrix(target, "target")
+    if target.shape[0] != D:
+        raise ShapeError(f"target has shape {tuple(target.shape)} but the frozen chain has width D={D} "
+                         f"(weights[0] has shape {tuple(Ws[0].shape)})")
+    check_same_dtype([("weights[0]", Ws[0]), ("target", target)])
+    ranks = check_layer_ranks(rank, depth=L, width=D)
+    context = f"D={D} L={L} ranks={list(ranks)}"
+
+    P = chain_product(Ws)
+    E = target - P
+    U, s, Vh = torch.linalg.svd(E)
+    operand_scale = max(float(singular_values(target)[0]), float(singular_values(P)[0]))
+    rank_E = numerical_rank(s=s, scale=operand_scale, tau=tau)
+
+    weight_norms: list[float] | None = None
+    suffix: list[torch.Tensor] | None = None
+    eye = torch.eye(D, dtype=P.dtype, device=P.device)
+    pre = eye
+    pre_norms = 1.0  # ∏_{j<l} ‖W̃_j‖₂ (bound)
+    adapters: list[LoRAPair] = []
+    solves: list[SolveRecord] = []
+    offset = 0
+    for l in range(L):
+        lo, hi = offset, min(offset + ranks[l], rank_E)
+        offset += ranks[l]
+        if lo >= hi:
+            adapters.append(LoRAPair.zeros(D, D, dtype=P.dtype, device=P.device))
+            if offset < rank_E:  # a later layer still needs the prefix
+                pre = Ws[l] @ pre
+                pre_norms *= float(singular_values(Ws[l])[0])
+            continue
+        if suffix is None:
+            suffix = suffix_products(Ws)
+            weight_norms = [float(singular_values(w)[0]) for w in Ws]
+        J = slice(lo, hi)
+        EV = U[:, J] * s[J]  # E V_J, (D, |J|)
+        if l < L - 1:
+            suf_norms = 1.0
+            for j in range(l + 1, L):
+                suf_norms *= weight_norms[j]
+            suf_name = "·".join(_layer_name(j) for j in range(L - 1, l, -1))
+            solves.append(_checked(suffix[l], f"suffix product {suf_name}", f"B_{l + 1}", suf_norms, L - 1 - l,
+                                   singular_threshold, context))
+            B = torch.linalg.solve(suffix[l], EV)
+        else:
+            B = EV
+        if l > 0:
+            pre_name = "·".join(f"W̃_{j + 1}" for j in range(l - 1, -1, -1))
+            solves.append(_checked(pre, f"adapted prefix {pre_name} (= ∏W + LR_{lo}(E) up to the suffix)",
+                                   f"A_{l + 1}", pre_norms, l, singular_threshold, context))
+            A = torch.linalg.solve(pre.T, Vh[J, :].T).T
+        else:
+            A = Vh[J, :].clone()
+        pair = LoRAPair(B, A)
+        adapters.append(pair)
+        if offset < rank_E:
+            pre = Ws[l] @ pre + B @ (A @ pre)
+            pre_norms *= weight_norms[l] + pair.norm_bound()
+
+    return LinearConstruction(
+        frozen=chain, target=target, ranks=ranks, adapters=tuple(adapters), discrepancy_singular_values=s,
+        discrepancy_rank=rank_E, operand_scale=operand_scale, solves=tuple(solves))

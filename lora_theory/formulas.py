@@ -1,0 +1,71 @@
+"""Formulas as sympy expressions: the single source for thresholds, error values and parameter counts.
+
+Numeric code evaluates these expressions (``subs``/``lambdify``), the CLI prints them (``sympy.pretty``/``latex``),
+and the claims registry refers to them. Symbols carry integer/positive assumptions so simplifications are valid.
+
+``sigma(i)`` is the i-th singular value of the discrepancy E (1-indexed), with σ_i := 0 for i > D (SPEC §2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import sympy as sp
+import torch
+
+__all__ = [
+    "D", "L", "R", "R_E", "i", "l", "R_l", "sigma",
+    "LEMMA1_THRESHOLD", "LEMMA1_ERROR_INDEX", "LEMMA1_SPECTRAL_ERROR", "LEMMA1_FROBENIUS_ERROR",
+    "HETERO_TOTAL_RANK", "HETERO_EXACT", "HETERO_SPECTRAL_ERROR", "LINEAR_PARAMETER_COUNT",
+    "evaluate_integer", "sigma_from", "evaluate_error",
+]
+
+D = sp.Symbol("D", integer=True, positive=True)  # width
+L = sp.Symbol("L", integer=True, positive=True)  # frozen depth
+R = sp.Symbol("R", integer=True, positive=True)  # uniform LoRA rank
+R_E = sp.Symbol("R_E", integer=True, nonnegative=True)  # rank of the discrepancy E = W̄ − ∏W
+i = sp.Symbol("i", integer=True, positive=True)
+l = sp.Idx("l")
+R_l = sp.IndexedBase("R", integer=True, nonnegative=True)  # per-layer ranks
+sigma = sp.Function("sigma", nonnegative=True)
+
+#: lemma1 — smallest uniform rank that makes the linear chain exact: ⌈R_E / L⌉
+LEMMA1_THRESHOLD = sp.ceiling(R_E / L)
+#: lemma1 — index of the singular value that is the optimal spectral error
+LEMMA1_ERROR_INDEX = R * L + 1
+#: lemma1 — optimal spectral error σ_{RL+1}(E)
+LEMMA1_SPECTRAL_ERROR = sigma(R * L + 1)
+#: lemma1 — optimal Frobenius error (Σ_{i>RL} σ_i(E)²)^{1/2}
+LEMMA1_FROBENIUS_ERROR = sp.sqrt(sp.Sum(sigma(i) ** 2, (i, R * L + 1, D)))
+#: hetero_ranks — total rank budget Σ_l R_l
+HETERO_TOTAL_RANK = sp.Sum(R_l[l], (l, 1, L))
+#: hetero_ranks — exact iff Σ_l R_l ≥ R_E
+HETERO_EXACT = sp.GreaterThan(HETERO_TOTAL_RANK, R_E)
+#: hetero_ranks — optimal spectral error σ_{ΣR_l + 1}(E)
+HETERO_SPECTRAL_ERROR = sigma(HETERO_TOTAL_RANK + 1)
+#: trainable scalars of a linear chain with uniform rank R (SPEC §3.5)
+LINEAR_PARAMETER_COUNT = 2 * R * D * L
+
+
+def evaluate_integer(expr: sp.Basic, values: Mapping[sp.Symbol, int]) -> int:
+    """Substitute integer values and return the (integer) result; raises if the result is not an integer."""
+    out = sp.sympify(expr).subs(dict(values))
+    if not out.is_Integer:
+        raise ValueError(f"{expr} with {dict(values)} did not evaluate to an integer: {out}")
+    return int(out)
+
+
+def sigma_from(singular_values: torch.Tensor) -> Callable[[int], float]:
+    """A 1-indexed σ function over given singular values, 0 past the end (σ_i := 0 for i > D)."""
+    s = [float(v) for v in singular_values]
+    return lambda k: s[int(k) - 1] if 1 <= int(k) <= len(s) else 0.0
+
+
+def evaluate_error(expr: sp.Basic, values: Mapping[sp.Symbol, int], singular_values: torch.Tensor) -> float:
+    """Evaluate an error expression in σ(·) numerically (via ``lambdify``) for the given singular values."""
+    expr = sp.sympify(expr).subs(dict(values))
+    free = sorted(expr.free_symbols - {i}, key=str)
+    if free:
+        raise ValueError(f"cannot evaluate {expr}: no value for {free}")
+    fn = sp.lambdify([sigma], expr, modules="math")
+    return float(fn(sigma_from(singular_values)))

@@ -1,0 +1,112 @@
+"""Linear-algebra primitives with the conventions of SPEC §2 and §8.
+
+* ``sigma(s, i)`` is the i-th largest singular value, **1-indexed**, with σ_i := 0 for i > D (needed when RL ≥ D).
+* ``tail_energy(s, k)`` is (Σ_{i>k} σ_i²)^{1/2}, the Frobenius error of the best rank-k approximation (`eym`).
+* ``numerical_rank`` is the relative rank #{i : σ_i > τ·scale} with τ = 1e-9 (SPEC §8.3). For a discrepancy
+  E = W̄ − ∏W the scale is max(‖W̄‖₂, ‖∏W‖₂), the size of the operands, never σ_1(E): otherwise rounding noise
+  in an E that should be zero would look full rank.
+* ``ratio`` of a matrix is σ_min/σ_max; below :data:`SINGULARITY_THRESHOLD` a matrix is treated as singular.
+
+Products follow the paper: ``chain_product([W1, …, WL]) = W_L ⋯ W_1`` (weights[0] is applied first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+__all__ = [
+    "RANK_TAU",
+    "SINGULARITY_THRESHOLD",
+    "unit_roundoff",
+    "singular_values",
+    "spectral_norm",
+    "sigma",
+    "tail_energy",
+    "numerical_rank",
+    "chain_product",
+    "suffix_products",
+    "truncated_svd",
+]
+
+#: relative threshold of the numerical rank (SPEC §8.3)
+RANK_TAU = 1e-9
+#: σ_min/σ_max below which a matrix the construction must solve with is declared singular (SPEC §6.1)
+SINGULARITY_THRESHOLD = 1e-13
+
+
+def unit_roundoff(dtype: torch.dtype) -> float:
+    """u = eps/2 of the floating dtype (1.11e-16 for float64)."""
+    return torch.finfo(dtype).eps / 2
+
+
+def singular_values(A: torch.Tensor) -> torch.Tensor:
+    """Singular values, descending (LAPACK via ``torch.linalg.svdvals``)."""
+    return torch.linalg.svdvals(A)
+
+
+def spectral_norm(A: torch.Tensor) -> float:
+    """‖A‖₂ as a Python float (0 for an empty matrix)."""
+    if A.numel() == 0:
+        return 0.0
+    return float(torch.linalg.matrix_norm(A, ord=2))
+
+
+def sigma(s: torch.Tensor, i: int) -> float:
+    """σ_i for 1-indexed ``i``, with σ_i = 0 for i > len(s)."""
+    if i < 1:
+        raise ValueError(f"singular value index must be >= 1; got {i}")
+    return float(s[i - 1]) if i <= s.shape[0] else 0.0
+
+
+def tail_energy(s: torch.Tensor, k: int) -> float:
+    """(Σ_{i>k} σ_i²)^{1/2}; 0 when k ≥ len(s)."""
+    tail = s[k:]
+    return float(torch.linalg.vector_norm(tail)) if tail.numel() else 0.0
+
+
+def numerical_rank(A: torch.Tensor | None = None, *, s: torch.Tensor | None = None, scale: float | None = None,
+                   tau: float = RANK_TAU) -> int:
+    """#{i : σ_i > τ·scale}. ``scale`` defaults to σ_1(A) (right for adapters; pass the operands' scale for a
+    discrepancy). The zero matrix has rank 0."""
+    if s is None:
+        if A is None:
+            raise ValueError("numerical_rank needs a matrix A or its singular values s")
+        if A.numel() == 0:
+            return 0
+        s = singular_values(A)
+    if s.numel() == 0:
+        return 0
+    ref = float(s[0]) if scale is None else float(scale)
+    if ref == 0.0:
+        return 0
+    return int((s > tau * ref).sum())
+
+
+def chain_product(weights: Sequence[torch.Tensor]) -> torch.Tensor:
+    """W_L ⋯ W_1 for ``weights = [W_1, …, W_L]``."""
+    out = weights[0]
+    for w in weights[1:]:
+        out = w @ out
+    return out
+
+
+def suffix_products(weights: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """``out[l] = W_L ⋯ W_{l+2}`` (0-indexed: the product of the layers *after* index l); ``out[L-1] = I``."""
+    L = len(weights)
+    D = weights[0].shape[0]
+    out: list[torch.Tensor] = [torch.empty(0)] * L
+    acc = torch.eye(D, dtype=weights[0].dtype, device=weights[0].device)
+    out[L - 1] = acc
+    for l in range(L - 2, -1, -1):
+        acc = acc @ weights[l + 1]
+        out[l] = acc
+    return out
+
+
+def truncated_svd(A: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """LR_r(A) as factors ``(B, A_r)`` with ``B: (m, r) = U_r·diag(s_r)`` and ``A_r: (r, n) = V_rᵀ``."""
+    U, s, Vh = torch.linalg.svd(A, full_matrices=False)
+    r = min(r, s.shape[0])
+    return U[:, :r] * s[:r], Vh[:r, :]

@@ -1,0 +1,216 @@
+"""pytest plugin: claim markers, Hypothesis profiles, per-worker threads, and the end-of-run claims table.
+
+Enable it with ``pytest_plugins = ["lora_theory.pytest_plugin"]`` in a ``conftest.py`` (this repository's root
+conftest does). A test belongs to a claim when it carries the marker named by the claim id
+(``pytestmark = pytest.mark.lemma1`` in ``properties/test_lemma1.py``). Records of the checks made inside such a test
+(:mod:`lora_theory.checks`) travel in ``report.user_properties``, so the table is right under pytest-xdist too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from .checks import recording
+from .claims import all_claims
+from .profiles import load_default_profile
+
+__all__ = ["SEPARATION_REQUIRED", "ClaimSummary", "format_claims_table"]
+
+#: smallest acceptable (smallest "not exact" error) / (largest "exact" tolerance), both relative
+SEPARATION_REQUIRED = 1e6
+_KEY = "lora_theory"
+
+load_default_profile()
+
+
+@dataclass
+class ClaimSummary:
+    claim: str
+    reference: str
+    statement: str
+    status: str
+    tests: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    examples: int = 0
+    checks: int = 0
+    worst_margin: float = 0.0
+    max_exact_tolerance: float = 0.0
+    min_not_exact_error: float = math.inf
+
+    @property
+    def separation(self) -> float | None:
+        if self.max_exact_tolerance > 0 and math.isfinite(self.min_not_exact_error):
+            return self.min_not_exact_error / self.max_exact_tolerance
+        return None
+
+    @property
+    def result(self) -> str:
+        if self.failed:
+            return "FAILED"
+        if self.passed:
+            return "passed"
+        return "skipped" if self.skipped else "not run"
+
+    @property
+    def separation_ok(self) -> bool:
+        sep = self.separation
+        return sep is None or sep >= SEPARATION_REQUIRED
+
+    def as_dict(self) -> dict:
+        return {"claim": self.claim, "reference": self.reference, "statement": self.statement,
+                "status": self.status, "result": self.result, "tests": self.tests, "passed": self.passed,
+                "failed": self.failed, "skipped": self.skipped, "examples": self.examples, "checks": self.checks,
+                "worst_margin": self.worst_margin, "max_exact_tolerance": self.max_exact_tolerance or None,
+                "min_not_exact_error": None if math.isinf(self.min_not_exact_error) else self.min_not_exact_error,
+                "separation": self.separation, "separation_ok": self.separation_ok}
+
+
+def format_claims_table(rows: list[dict]) -> str:
+    """The claims table (one row per claim, statement underneath)."""
+    head = f"{'claim':<18} {'reference':<44} {'examples':>8} {'result':<8} {'worst margin':>12} {'separation':>10}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        sep = "—" if r["separation"] is None else f"{r['separation']:.1e}"
+        if r["separation"] is not None and not r["separation_ok"]:
+            sep += " (<1e6!)"
+        lines.append(f"{r['claim']:<18} {r['reference'][:44]:<44} {r['examples']:>8} {r['result']:<8} "
+                     f"{r['worst_margin']:>12.2e} {sep:>10}")
+        lines.append(f"{'':<18} {r['statement']}")
+    seps = [r["separation"] for r in rows if r["separation"] is not None]
+    if seps:
+        lines.append(f"separation ratio of the run (smallest 'not exact' error / largest 'exact' tolerance): "
+                     f"{min(seps):.2e} (required ≥ {SEPARATION_REQUIRED:.0e})")
+    lines.append("worst margin = max residual/tolerance over all checks (≤ 1 passes)")
+    return "\n".join(lines)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lora-theory")
+    group.addoption("--claims-json", default=None, metavar="PATH",
+                    help="write the claims table as JSON to PATH")
+
+
+def _claim_ids() -> dict[str, object]:
+    return {c.id: c for c in all_claims()}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for claim in all_claims():
+        config.addinivalue_line("markers", f"{claim.id}: {claim.reference} — {claim.statement}")
+    if hasattr(config, "workerinput"):
+        import torch
+        torch.set_num_threads(1)
+    config.stash[_summaries_key] = {}
+
+
+_summaries_key = pytest.StashKey[dict]()
+
+
+def _claim_of(keywords) -> str | None:
+    ids = _claim_ids()
+    for name in keywords:
+        if name in ids:
+            return name
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    claim = _claim_of(item.keywords)
+    if claim is None:
+        yield
+        return
+    with recording() as rec:
+        yield
+    item.user_properties.append((_KEY, {"claim": claim, **rec.as_dict()}))
+
+
+def _summary(config: pytest.Config, claim_id: str) -> ClaimSummary:
+    table = config.stash[_summaries_key]
+    if claim_id not in table:
+        c = _claim_ids()[claim_id]
+        table[claim_id] = ClaimSummary(c.id, c.reference, c.statement, c.status)
+    return table[claim_id]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    config = _CONFIG[0] if _CONFIG else None
+    if config is None:
+        return
+    claim = _claim_of(report.keywords)
+    if claim is None:
+        return
+    s = _summary(config, claim)
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        s.tests += 1
+        if report.passed:
+            s.passed += 1
+        elif report.skipped:
+            s.skipped += 1
+        else:
+            s.failed += 1
+    elif report.when == "teardown" and report.failed:
+        s.failed += 1
+    for name, value in report.user_properties:
+        if name != _KEY:
+            continue
+        s.examples += value["examples"]
+        s.checks += value["checks"]
+        s.worst_margin = max(s.worst_margin, value["worst_margin"])
+        s.max_exact_tolerance = max(s.max_exact_tolerance, value["max_exact_tolerance"])
+        if value["min_not_exact_error"] is not None:
+            s.min_not_exact_error = min(s.min_not_exact_error, value["min_not_exact_error"])
+
+
+_CONFIG: list[pytest.Config] = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CONFIG[:] = [session.config]
+
+
+def _rows(config: pytest.Config) -> list[dict]:
+    table = config.stash[_summaries_key]
+    order = [c.id for c in all_claims()]
+    return [table[cid].as_dict() for cid in order if cid in table]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):
+        return
+    rows = _rows(session.config)
+    path = session.config.getoption("--claims-json")
+    if path:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump({"profile": os.environ.get("HYPOTHESIS_PROFILE") or _profile_name(), "claims": rows}, fh,
+                      indent=2)
+    if rows and any(not r["separation_ok"] for r in rows) and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _profile_name() -> str:
+    from hypothesis import settings
+    return settings._current_profile or "default"  # noqa: SLF001 - Hypothesis exposes no public getter
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    rows = _rows(config)
+    if not rows:
+        return
+    terminalreporter.section(f"lora-theory claims (Hypothesis profile: {_profile_name()})")
+    terminalreporter.write_line(format_claims_table(rows))
+    bad = [r["claim"] for r in rows if not r["separation_ok"]]
+    if bad:
+        terminalreporter.write_line(f"FAILED: separation ratio below {SEPARATION_REQUIRED:.0e} for "
+                                    f"{', '.join(bad)}: the checks cannot tell exact from inexact reliably",
+                                    red=True)

@@ -1,0 +1,132 @@
+"""Hypothesis strategies: architectures first, then seeded arrays (SPEC §8.3 "Hypothesis inputs").
+
+Strategies draw only integers and choices (sizes, ranks, a seed, condition-number and scale *levels*) and build
+the tensors from a seeded local generator through plain builder functions, so every example is reproducible from
+its printed ``repro()`` string and shrinks toward small sizes and seed 0. Every draw is labelled.
+
+Conditioning is fixed by construction (no filtering):
+
+* frozen layers W_l = U·diag(s_l)·Vᵀ with κ(W_l) = κ^{1/L}, so ∏‖W_l‖ ≤ √κ and σ_min(∏W) ≥ 1/√κ;
+* the discrepancy E = U_k·diag(e)·V_kᵀ has exactly rank k, σ_1(E) = ratio/√κ and σ_k(E) = floor·σ_1(E);
+* with ratio < 1, every P + LR_r(E) has σ_min ≥ (1 − ratio)/√κ: the non-singularity hypothesis of Lemma 1 holds
+  by construction ("pretrained pair": target = frozen product + a small low-rank change). Ratios ≥ 1 give
+  generic targets where the hypothesis may fail; they are used only where failure is part of the claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from hypothesis import strategies as st
+
+from .numerics import chain_product
+from .random_matrices import generator, low_rank_matrix, matrix_with_singular_values
+
+__all__ = ["LinearInstance", "LinearCase", "build_linear_instance", "seeds", "linear_instances", "lemma1_cases",
+           "per_layer_ranks"]
+
+#: condition numbers of the frozen product, by construction (float64 certifies up to ~1e12 comfortably)
+KAPPA_LEVELS = (1.0, 10.0, 100.0, 1000.0)
+#: σ_1(E) relative to the guaranteed σ_min(∏W) — below 1 the Lemma 1 hypothesis holds by construction
+SMALL_RATIOS = (0.05, 0.5)
+LARGE_RATIOS = (2.0, 10.0)
+#: σ_k(E)/σ_1(E): how far the smallest non-zero singular value of E sits above zero
+FLOORS = (0.1, 0.5, 1.0)
+
+
+def seeds() -> st.SearchStrategy[int]:
+    """Integer seeds; shrink toward 0."""
+    return st.integers(min_value=0, max_value=2**32 - 1)
+
+
+@dataclass(frozen=True, eq=False)
+class LinearInstance:
+    """A frozen chain and a target with designed discrepancy E = target − ∏W."""
+
+    weights: tuple[torch.Tensor, ...]
+    target: torch.Tensor
+    designed_singular_values: torch.Tensor  # σ_1..σ_k of E, descending
+    width: int
+    depth: int
+    discrepancy_rank: int
+    kappa: float
+    ratio: float
+    floor: float
+    ties: bool
+    seed: int
+
+    def repro(self) -> str:
+        return (f"build_linear_instance(width={self.width}, depth={self.depth}, discrepancy_rank="
+                f"{self.discrepancy_rank}, kappa={self.kappa!r}, ratio={self.ratio!r}, floor={self.floor!r}, "
+                f"ties={self.ties!r}, seed={self.seed})")
+
+
+def build_linear_instance(width: int, depth: int, discrepancy_rank: int, *, kappa: float = 10.0,
+                          ratio: float = 0.5, floor: float = 0.1, ties: bool = False, seed: int = 0,
+                          dtype: torch.dtype = torch.float64) -> LinearInstance:
+    """Frozen W_1..W_L with κ(∏W) ≤ ``kappa`` and target ∏W + E, rank E = ``discrepancy_rank`` (see module doc)."""
+    D, L, k = width, depth, discrepancy_rank
+    gen = generator(seed)
+    layer_kappa = kappa ** (1.0 / L)
+    weights = []
+    for _ in range(L):
+        if D == 1:
+            s = torch.ones(1, dtype=dtype)
+        else:
+            u = torch.rand(D, generator=gen, dtype=dtype)
+            u[0], u[1] = 1.0, 0.0  # pin the extremes so κ(W_l) is exactly layer_kappa
+            s = torch.sort(layer_kappa ** (u - 0.5), descending=True).values
+        weights.append(matrix_with_singular_values(s, gen, dtype=dtype))
+    top = ratio / kappa ** 0.5
+    if k == 0:
+        e = torch.zeros(0, dtype=dtype)
+    elif ties or k == 1:
+        e = torch.full((k,), top, dtype=dtype)
+    else:
+        u = torch.rand(k, generator=gen, dtype=dtype)
+        u[0], u[1] = 1.0, 0.0
+        e = torch.sort(top * floor ** (1.0 - u), descending=True).values
+    E = low_rank_matrix(D, e, gen, dtype=dtype)
+    target = chain_product(weights) + E
+    return LinearInstance(tuple(weights), target, e, D, L, k, float(kappa), float(ratio),
+                          float(floor) if k > 1 and not ties else 1.0, bool(ties), int(seed))
+
+
+@st.composite
+def linear_instances(draw: st.DrawFn, *, max_width: int = 16, min_depth: int = 1, max_depth: int = 6,
+                     min_discrepancy_rank: int = 0, ratios: tuple[float, ...] = SMALL_RATIOS) -> LinearInstance:
+    """Conditioned linear-chain instances (architecture drawn first, arrays from a seed)."""
+    D = draw(st.integers(1, max_width), label="width D")
+    L = draw(st.integers(min_depth, max_depth), label="frozen depth L")
+    k = draw(st.integers(min(min_discrepancy_rank, D), D), label="discrepancy rank k = rank(W̄ − ∏W)")
+    kappa = draw(st.sampled_from(KAPPA_LEVELS), label="κ(∏W) bound")
+    ratio = draw(st.sampled_from(ratios), label="σ_1(E) / σ_min(∏W) bound")
+    ties = draw(st.booleans(), label="tied singular values of E")
+    floor = 1.0 if ties else draw(st.sampled_from(FLOORS), label="σ_k(E)/σ_1(E)")
+    seed = draw(seeds(), label="seed")
+    return build_linear_instance(D, L, k, kappa=kappa, ratio=ratio, floor=floor, ties=ties, seed=seed)
+
+
+@dataclass(frozen=True, eq=False)
+class LinearCase:
+    """An instance and the per-layer ranks to adapt it with."""
+
+    instance: LinearInstance
+    ranks: tuple[int, ...]
+
+    def repro(self) -> str:
+        return f"{self.instance.repro()}, ranks={list(self.ranks)}"
+
+
+@st.composite
+def lemma1_cases(draw: st.DrawFn, **instance_kwargs) -> LinearCase:
+    """A linear instance and a uniform rank R ∈ [D]."""
+    inst = draw(linear_instances(**instance_kwargs), label="instance")
+    R = draw(st.integers(1, inst.width), label="LoRA rank R")
+    return LinearCase(inst, (R,) * inst.depth)
+
+
+def per_layer_ranks(width: int, depth: int) -> st.SearchStrategy[tuple[int, ...]]:
+    """Per-layer ranks R_l ∈ 0..D (zeros allowed), one per layer."""
+    return st.lists(st.integers(0, width), min_size=depth, max_size=depth).map(tuple)

@@ -1,0 +1,87 @@
+"""The one tolerance model of the suite.
+
+The theorems are exact; floating-point results are not. Every check compares a residual with a tolerance built
+here, from the quantities that bound the forward error of what was computed, and every failure message prints the
+tolerance *and the terms it was built from* (:class:`Tolerance.__str__`).
+
+Derivation (first order in the unit roundoff u; standard normwise bounds, e.g. Higham, *Accuracy and Stability of
+Numerical Algorithms*, §3.5 and §9). One matrix product of D×D matrices has error ‖fl(AB) − AB‖_F ≤
+γ_D‖A‖_F‖B‖_F ≤ D·u · D·‖A‖₂‖B‖₂, so every elementary step below costs a factor **u·D²** (the second D converts
+Frobenius to spectral norms); backward-stable LU solves and SVDs have backward errors of the same form.
+
+* **Products.** Forming a product of ``n`` D×D matrices has error ≲ (n-1)·u·D²·∏‖M_j‖₂. A linear-chain check forms
+  ∏W (L factors), ∏W̃ (L factors), the differences with W̄, and the singular values of the result. Together::
+
+      products = (2L + 1) · max(∏‖W_l‖₂, ∏‖W̃_l‖₂, ‖W̄‖₂)
+
+* **SVD of the discrepancy.** The computed singular triplets of E are exact for E + δE with ‖δE‖₂ ≲ u·D²·‖E‖₂, so
+  the realised LR_r(E) is off by at most that much (ties included: only errors are compared, never vectors)::
+
+      svd = 2 · ‖E‖₂
+
+* **Solves.** Each adapter factor is obtained by solving with a matrix M = F_n ⋯ F_1 (a suffix of frozen layers
+  for B, the adapted prefix for A; never an explicit inverse). LU with partial pivoting is backward stable,
+  ‖δM‖ ≲ u·D²·‖M‖ (growth factor taken as O(1)), and M itself carries the rounding of its n-factor product,
+  ≲ n·u·D²·∏‖F_j‖. The part of E that the adapter reproduces, ‖E V_J‖ ≤ ‖E‖, is then off by at most u·D²·‖E‖
+  times the *amplification*
+  ``(n + 1) · ‖M⁻¹‖₂ · ∏‖F_j‖₂`` (≥ κ(M)). The solves contribute ::
+
+      solves = ‖E‖₂ · Σ_solves amplification
+
+So ``tolerance = u · D² · (products + svd + solves)``. The model contains no tuned constant: if a check fails, the
+error is larger than first-order rounding explains (wrong formula, wrong construction, or an ill-conditioned
+instance whose amplification was not recorded) and must be explained, never absorbed by widening this.
+
+Frobenius-norm checks use ``√D · tolerance`` (‖X‖_F ≤ √D‖X‖₂ for a D×D error X).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["Tolerance", "chain_tolerance"]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """An absolute tolerance, the scale it is relative to, and the named terms it was built from."""
+
+    value: float
+    scale: float
+    formula: str
+    terms: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def relative(self) -> float:
+        """value / scale (the number compared across instances, e.g. for the separation ratio)."""
+        return self.value / self.scale if self.scale > 0 else self.value
+
+    def scaled(self, factor: float, why: str) -> "Tolerance":
+        """The same tolerance times a documented factor (e.g. √D for a Frobenius-norm check)."""
+        return Tolerance(self.value * factor, self.scale, f"{factor:.3g}·[{self.formula}] ({why})",
+                         dict(self.terms))
+
+    def __str__(self) -> str:
+        terms = ", ".join(f"{k}={v:.3g}" for k, v in self.terms.items())
+        return f"{self.value:.3e} = {self.formula} with {terms}"
+
+
+def chain_tolerance(*, unit_roundoff: float, width: int, depth: int, product_scale: float,
+                    discrepancy_norm: float, amplifications: tuple[float, ...] = ()) -> Tolerance:
+    """Tolerance for a residual of a linear chain adapted by LoRA (see the module docstring for the derivation).
+
+    ``product_scale`` = max(∏‖W_l‖₂, ∏‖W̃_l‖₂, ‖W̄‖₂); ``amplifications`` = one ``(n+1)·‖M⁻¹‖₂·∏‖F_j‖₂`` per solve.
+    """
+    u, D, L = unit_roundoff, width, depth
+    products = (2 * L + 1) * product_scale
+    svd = 2.0 * discrepancy_norm
+    solves = discrepancy_norm * float(sum(amplifications))
+    value = u * D * D * (products + svd + solves)
+    return Tolerance(
+        value=value,
+        scale=max(product_scale, discrepancy_norm),
+        formula="u·D²·((2L+1)·scale_prod + 2‖E‖ + ‖E‖·Σamp)",
+        terms={"u": u, "D": D, "L": L, "scale_prod": product_scale, "‖E‖": discrepancy_norm,
+               "Σamp": float(sum(amplifications)), "solves": len(amplifications)},
+    )

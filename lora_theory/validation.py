@@ -1,0 +1,101 @@
+"""Input validation shared by every public entry point.
+
+Each helper either returns a clean value or raises a :mod:`lora_theory.errors` subclass whose message names the
+argument and the shapes involved. Nothing here converts silently: integer tensors, mixed dtypes and NaN/inf are
+errors, not coercions.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import torch
+
+from .errors import DTypeError, DepthError, NonFiniteError, RankError, ShapeError
+
+__all__ = ["as_matrix", "as_square_stack", "check_rank", "check_layer_ranks", "check_same_dtype"]
+
+
+def _describe(x: object) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"tensor of shape {tuple(x.shape)} and dtype {x.dtype}"
+    return f"{type(x).__name__}"
+
+
+def as_matrix(x: object, name: str, *, square: bool = True) -> torch.Tensor:
+    """Return ``x`` if it is a finite, floating, 2-D torch tensor (square when ``square``); raise otherwise."""
+    if not isinstance(x, torch.Tensor):
+        raise DTypeError(f"{name} must be a torch.Tensor; got {_describe(x)}")
+    if not torch.is_floating_point(x):
+        raise DTypeError(f"{name} must have a real floating dtype (float64 recommended); got {x.dtype} "
+                         f"with shape {tuple(x.shape)}")
+    if x.ndim != 2:
+        raise ShapeError(f"{name} must be a 2-D matrix; got shape {tuple(x.shape)}")
+    if square and x.shape[0] != x.shape[1]:
+        raise ShapeError(f"{name} must be square (D, D); got shape {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ShapeError(f"{name} must not be empty; got shape {tuple(x.shape)}")
+    finite = torch.isfinite(x)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero()[0].tolist()
+        raise NonFiniteError(f"{name} contains NaN or inf (first at index {tuple(bad)}; shape {tuple(x.shape)})")
+    return x
+
+
+def check_same_dtype(named: Sequence[tuple[str, torch.Tensor]]) -> torch.dtype:
+    """All tensors share one dtype and one device; return the dtype."""
+    first_name, first = named[0]
+    for name, t in named[1:]:
+        if t.dtype != first.dtype:
+            raise DTypeError(f"{name} has dtype {t.dtype} but {first_name} has {first.dtype}; "
+                             "mixed dtypes are not converted silently (use float64 throughout)")
+        if t.device != first.device:
+            raise DTypeError(f"{name} is on {t.device} but {first_name} is on {first.device}")
+    return first.dtype
+
+
+def as_square_stack(weights: object, name: str = "weights") -> tuple[torch.Tensor, ...]:
+    """Validate a non-empty sequence of square matrices of one width D and one dtype."""
+    if isinstance(weights, torch.Tensor):
+        if weights.ndim == 3:
+            weights = list(weights.unbind(0))
+        else:
+            raise ShapeError(f"{name} must be a sequence of (D, D) matrices or an (L, D, D) tensor; "
+                             f"got a tensor of shape {tuple(weights.shape)}")
+    if not isinstance(weights, Sequence) or isinstance(weights, (str, bytes)):
+        raise DTypeError(f"{name} must be a sequence of (D, D) tensors; got {_describe(weights)}")
+    if len(weights) == 0:
+        raise DepthError(f"{name} is empty: a chain needs depth L >= 1")
+    mats = tuple(as_matrix(w, f"{name}[{i}]") for i, w in enumerate(weights))
+    D = mats[0].shape[0]
+    for i, w in enumerate(mats[1:], start=1):
+        if w.shape[0] != D:
+            raise ShapeError(f"{name}[{i}] has shape {tuple(w.shape)} but {name}[0] has shape ({D}, {D}); "
+                             "every layer must be D x D")
+    check_same_dtype([(f"{name}[{i}]", w) for i, w in enumerate(mats)])
+    return mats
+
+
+def check_rank(rank: object, name: str, *, width: int, minimum: int = 1) -> int:
+    """An integer rank in ``minimum..width`` (the theorems take R in [D])."""
+    if isinstance(rank, bool) or not isinstance(rank, numbers.Integral):
+        raise RankError(f"{name} must be an integer in {minimum}..{width} (D={width}); got {rank!r} "
+                        f"of type {type(rank).__name__}")
+    rank = int(rank)
+    if not minimum <= rank <= width:
+        raise RankError(f"{name} must be in {minimum}..{width} (D={width}); got {rank}")
+    return rank
+
+
+def check_layer_ranks(ranks: object, *, depth: int, width: int) -> tuple[int, ...]:
+    """Per-layer ranks: an int (uniform R in 1..D) or a length-L sequence of ints in 0..D."""
+    if isinstance(ranks, numbers.Integral) and not isinstance(ranks, bool):
+        r = check_rank(ranks, "rank", width=width)
+        return (r,) * depth
+    if not isinstance(ranks, Sequence) or isinstance(ranks, (str, bytes)):
+        raise RankError(f"rank must be an int or a sequence of {depth} per-layer ints; got {ranks!r}")
+    if len(ranks) != depth:
+        raise RankError(f"per-layer ranks must have one entry per layer (L={depth}); got {len(ranks)}: "
+                        f"{list(ranks)!r}")
+    return tuple(check_rank(r, f"rank[{i}]", width=width, minimum=0) for i, r in enumerate(ranks))
