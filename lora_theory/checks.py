@@ -18,9 +18,12 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from hypothesis import event
+from hypothesis.control import currently_in_test_context
+
 from .tolerance import Tolerance
 
-__all__ = ["ClaimRecord", "recording", "current_record", "Example", "check_close", "check_exact",
+__all__ = ["ClaimRecord", "recording", "current_record", "Example", "regime", "check_close", "check_exact",
            "check_not_exact", "check_at_least", "check_at_most"]
 
 
@@ -74,6 +77,12 @@ class Example:
     def where(self) -> str:
         extra = " ".join(f"{k}={v}" for k, v in self.info.items())
         return f"reproduce: {self.repro}" + (f" [{extra}]" if extra else "")
+
+
+def regime(name: str) -> None:
+    """``hypothesis.event(name)`` inside a Hypothesis test (statistics prove each regime ran); a no-op elsewhere."""
+    if currently_in_test_context():
+        event(name)
 
 
 def _record(margin: float, *, exact_tol: float | None = None, not_exact_err: float | None = None) -> None:

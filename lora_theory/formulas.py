@@ -17,7 +17,7 @@ __all__ = [
     "D", "L", "R", "R_E", "i", "l", "R_l", "sigma",
     "LEMMA1_THRESHOLD", "LEMMA1_ERROR_INDEX", "LEMMA1_SPECTRAL_ERROR", "LEMMA1_FROBENIUS_ERROR",
     "HETERO_TOTAL_RANK", "HETERO_EXACT", "HETERO_SPECTRAL_ERROR", "LINEAR_PARAMETER_COUNT",
-    "evaluate_integer", "sigma_from", "evaluate_error",
+    "evaluate_integer", "sigma_from", "evaluate_error", "with_layer_ranks",
 ]
 
 D = sp.Symbol("D", integer=True, positive=True)  # width
@@ -69,3 +69,9 @@ def evaluate_error(expr: sp.Basic, values: Mapping[sp.Symbol, int], singular_val
         raise ValueError(f"cannot evaluate {expr}: no value for {free}")
     fn = sp.lambdify([sigma], expr, modules="math")
     return float(fn(sigma_from(singular_values)))
+
+
+def with_layer_ranks(expr: sp.Basic, ranks: tuple[int, ...]) -> sp.Basic:
+    """Substitute L = len(ranks) and R_l = ranks[l-1] into an expression over the per-layer ranks R_l."""
+    expanded = sp.sympify(expr).subs(L, len(ranks)).doit()
+    return expanded.subs({R_l[j + 1]: int(r) for j, r in enumerate(ranks)})

@@ -74,14 +74,14 @@ class ClaimSummary:
 
 def format_claims_table(rows: list[dict]) -> str:
     """The claims table (one row per claim, statement underneath)."""
-    head = f"{'claim':<18} {'reference':<44} {'examples':>8} {'result':<8} {'worst margin':>12} {'separation':>10}"
-    lines = [head, "-" * len(head)]
+    head = f"{'claim':<18} {'result':<8} {'tests':>5} {'examples':>8} {'worst margin':>12} {'separation':>14}  reference"
+    lines = [head, "-" * (len(head) + 30)]
     for r in rows:
         sep = "—" if r["separation"] is None else f"{r['separation']:.1e}"
         if r["separation"] is not None and not r["separation_ok"]:
             sep += " (<1e6!)"
-        lines.append(f"{r['claim']:<18} {r['reference'][:44]:<44} {r['examples']:>8} {r['result']:<8} "
-                     f"{r['worst_margin']:>12.2e} {sep:>10}")
+        lines.append(f"{r['claim']:<18} {r['result']:<8} {r['tests']:>5} {r['examples']:>8} "
+                     f"{r['worst_margin']:>12.2e} {sep:>14}  {r['reference']}")
         lines.append(f"{'':<18} {r['statement']}")
     seps = [r["separation"] for r in rows if r["separation"] is not None]
     if seps:
@@ -95,6 +95,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("lora-theory")
     group.addoption("--claims-json", default=None, metavar="PATH",
                     help="write the claims table as JSON to PATH")
+    group.addoption("--no-claims-table", action="store_true", default=False,
+                    help="do not print the claims table at the end (lora-theory verify prints its own)")
 
 
 def _claim_ids() -> dict[str, object]:
@@ -205,7 +207,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if hasattr(config, "workerinput"):
         return
     rows = _rows(config)
-    if not rows:
+    if not rows or config.getoption("--no-claims-table"):
         return
     terminalreporter.section(f"lora-theory claims (Hypothesis profile: {_profile_name()})")
     terminalreporter.write_line(format_claims_table(rows))

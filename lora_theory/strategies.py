@@ -21,9 +21,10 @@ import torch
 from hypothesis import strategies as st
 
 from .numerics import chain_product
-from .random_matrices import generator, low_rank_matrix, matrix_with_singular_values
+from .random_matrices import generator, haar_orthogonal, low_rank_matrix, matrix_with_singular_values
 
-__all__ = ["LinearInstance", "LinearCase", "build_linear_instance", "seeds", "linear_instances", "lemma1_cases",
+__all__ = ["LinearInstance", "LinearCase", "build_linear_instance", "build_singular_prefix_instance", "seeds",
+           "linear_instances", "lemma1_cases",
            "per_layer_ranks"]
 
 #: condition numbers of the frozen product, by construction (float64 certifies up to ~1e12 comfortably)
@@ -130,3 +131,26 @@ def lemma1_cases(draw: st.DrawFn, **instance_kwargs) -> LinearCase:
 def per_layer_ranks(width: int, depth: int) -> st.SearchStrategy[tuple[int, ...]]:
     """Per-layer ranks R_l ∈ 0..D (zeros allowed), one per layer."""
     return st.lists(st.integers(0, width), min_size=depth, max_size=depth).map(tuple)
+
+
+def build_singular_prefix_instance(width: int, depth: int, *, kappa: float = 10.0, seed: int = 0,
+                                   dtype: torch.dtype = torch.float64) -> LinearInstance:
+    """An instance on which the Lemma 1 hypothesis fails *by construction* at r = 1: ∏W + LR_1(E) is singular.
+
+    With P = ∏W and a unit vector v_1, put the top singular pair of E at u_1 = −P v_1/‖P v_1‖, σ_1 = ‖P v_1‖, so
+    P + σ_1 u_1 v_1ᵀ = P (I − v_1 v_1ᵀ) has a null vector v_1; the other singular values of E are strictly smaller
+    (LR_1(E) is unique). Needs width ≥ 2 and depth ≥ 2; with R = 1 the prefix W̃_1 solved with for A_2 is singular.
+    """
+    base = build_linear_instance(width, depth, 0, kappa=kappa, seed=seed, dtype=dtype)
+    gen = generator(seed + 1)
+    P = chain_product(base.weights)
+    V = haar_orthogonal(width, gen, dtype=dtype)
+    w = P @ V[:, 0]
+    top = float(torch.linalg.vector_norm(w))
+    basis = torch.cat([(-w / top)[:, None], torch.randn(width, width - 1, generator=gen, dtype=dtype)], dim=1)
+    Q, Rm = torch.linalg.qr(basis)
+    U = Q * torch.sign(torch.diagonal(Rm))  # first column is exactly −w/‖w‖ up to rounding
+    e = torch.cat([torch.tensor([top], dtype=dtype), top * torch.linspace(0.9, 0.1, width - 1, dtype=dtype)])
+    E = (U * e) @ V.T
+    return LinearInstance(base.weights, P + E, e, width, depth, width, base.kappa, float("nan"), 0.1, False,
+                          int(seed))

@@ -8,13 +8,14 @@ import math
 
 import pytest
 import torch
-from hypothesis import event, example, given, target
+from hypothesis import example, given, target
 from hypothesis import strategies as st
 
 from lora_theory import formulas as F
 from lora_theory.adapters import LoRAPair, adapted_product
 from lora_theory.adversaries import adam_adapters, random_adapters
-from lora_theory.checks import Example, check_at_least, check_at_most, check_close, check_exact, check_not_exact
+from lora_theory.checks import (Example, check_at_least, check_at_most, check_close, check_exact, check_not_exact,
+                                 regime)
 from lora_theory.claims import get_claim
 from lora_theory.constructions.linear import construct_linear
 from lora_theory.errors import SingularityError
@@ -53,8 +54,7 @@ def test_lemma1_value(case):
     s, rank_E = _discrepancy(inst)
     ex = Example(CLAIM, case.repro(), {"rank(E)": rank_E})
     threshold = F.evaluate_integer(claim.formulas["threshold"], {F.R_E: rank_E, F.L: inst.depth})
-    regime = _regime(R, threshold)
-    event(regime)
+    regime(_regime(R, threshold))
     c = construct_linear(inst.weights, inst.target, R)
     residual = c.residual()
     tol = c.tolerance()
@@ -92,7 +92,7 @@ def test_lemma1_threshold(inst):
     predicted = F.evaluate_error(claim.formulas["spectral_error"], {F.R: R - 1, F.L: inst.depth}, s)
     check_close(ex, "threshold", err, predicted, tol, f"error at R − 1 = {R - 1} vs σ_{{(R−1)L+1}}(E)")
     check_not_exact(ex, "threshold", err, tol, f"adaptation at R − 1 = {R - 1}")
-    event(f"threshold R = {R}" if R <= 2 else "threshold R ≥ 3")
+    regime(f"threshold R = {R}" if R <= 2 else "threshold R ≥ 3")
 
 
 @given(case=lemma1_cases(), data=st.data())
@@ -108,7 +108,7 @@ def test_lemma1_adapter_rank(case, data):
         check_at_most(ex, "adapter_rank", pair.numerical_rank(), R, f"numerical rank of ΔW_{l + 1}")
         if l >= active:
             check_at_most(ex, "adapter_rank", pair.rank, 0, f"adapter {l + 1} (past ⌈rank(E)/R⌉ = {active})")
-    event("some layers idle" if active < inst.depth else "all layers used")
+    regime("some layers idle" if active < inst.depth else "all layers used")
 
 
 def _any_adapter_bound_check(ex, inst, pairs, s, k):
@@ -150,7 +150,7 @@ def test_lemma1_lower_bound_adam(case, seed):
     err, bound = _any_adapter_bound_check(ex, inst, pairs, s, R * inst.depth)
     if bound > 0:
         gap = err / bound
-        event("Adam within 1% of the optimum" if gap < 1.01 else "Adam above the optimum by > 1%")
+        regime("Adam within 1% of the optimum" if gap < 1.01 else "Adam above the optimum by > 1%")
         target(-gap, label="-(Adam error / optimal error)")
 
 
@@ -166,10 +166,10 @@ def test_lemma1_exact_certificate(D, L, k, R, seed):
     try:
         cert = certify_linear(Ws, Wbar, R)
     except SingularityError:  # an exactly singular prefix: the hypothesis fails, nothing to certify
-        event("exactly singular prefix (hypothesis fails)")
+        regime("exactly singular prefix (hypothesis fails)")
         return
     threshold = F.evaluate_integer(get_claim(CLAIM).formulas["threshold"], {F.R_E: cert.discrepancy_rank, F.L: L})
-    event(_regime(R, threshold))
+    regime(_regime(R, threshold))
     assert cert.equal == (R >= threshold), f"{cert.summary()}; threshold {threshold}; {ex.where()}"
     assert cert.residual_rank == max(cert.discrepancy_rank - R * L, 0), f"{cert.summary()}; {ex.where()}"
     for l, r in enumerate(cert.delta_ranks):

@@ -175,15 +175,15 @@ def construct_linear(weights: Sequence[torch.Tensor] | LinearChain, target: torc
             for j in range(l + 1, L):
                 suf_norms *= weight_norms[j]
             suf_name = "·".join(_layer_name(j) for j in range(L - 1, l, -1))
-            solves.append(_checked(suffix[l], f"suffix product {suf_name}", f"B_{l + 1}", suf_norms, L - 1 - l,
+            solves.append(_checked(suffix[l], f"suffix product {suf_name}", f"layer {l + 1}'s factor B_{l + 1}", suf_norms, L - 1 - l,
                                    singular_threshold, context))
             B = torch.linalg.solve(suffix[l], EV)
         else:
             B = EV
         if l > 0:
             pre_name = "·".join(f"W̃_{j + 1}" for j in range(l - 1, -1, -1))
-            solves.append(_checked(pre, f"adapted prefix {pre_name} (= ∏W + LR_{lo}(E) up to the suffix)",
-                                   f"A_{l + 1}", pre_norms, l, singular_threshold, context))
+            solves.append(_checked(pre, f"adapted prefix {pre_name} (Suf·{pre_name} = ∏W + LR_{lo}(E))",
+                                   f"layer {l + 1}'s factor A_{l + 1}", pre_norms, l, singular_threshold, context))
             A = torch.linalg.solve(pre.T, Vh[J, :].T).T
         else:
             A = Vh[J, :].clone()

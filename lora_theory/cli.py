@@ -1,0 +1,162 @@
+"""Command line: ``lora-theory verify | threshold | claims``.
+
+Errors in arguments or inputs exit with code 2 and one line on stderr (no traceback); a failing claim makes
+``verify`` exit with code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import sympy as sp
+
+from .errors import DomainError, LoRATheoryError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _positive_or_auto(text: str) -> str:
+    if text == "auto" or (text.isdigit() and int(text) >= 0):
+        return text
+    raise argparse.ArgumentTypeError(f"--workers must be 'auto' or an integer >= 0; got {text!r}")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="lora-theory", description="Executable theorems for the expressive power of LoRA "
+                                                "(Zeng & Lee, ICLR 2024, arXiv 2310.17513 v3).")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    v = sub.add_parser("verify", help="run every registered claim's properties and print the claims table")
+    v.add_argument("--profile", choices=("dev", "ci", "deep"), default=None,
+                   help="Hypothesis profile (default: $HYPOTHESIS_PROFILE, else 'ci' on CI, else 'dev')")
+    v.add_argument("--claim", action="append", default=[], metavar="ID", help="only this claim (repeatable)")
+    v.add_argument("--workers", "-n", type=_positive_or_auto, default="0",
+                   help="pytest-xdist workers ('auto' or a number; 0 = in one process)")
+    v.add_argument("--json", dest="json_path", default=None, metavar="PATH", help="also write the table as JSON")
+    v.add_argument("--properties", default=None, metavar="DIR",
+                   help="folder of property files (default: ./properties, else the one beside the package)")
+
+    t = sub.add_parser("threshold", help="the LoRA rank a claim says is needed, with the formula it used")
+    t.add_argument("--model", required=True, help="model family (see 'lora-theory claims'); e.g. linear")
+    t.add_argument("--width", type=int, required=True, help="width D")
+    t.add_argument("--depth", type=int, required=True, help="frozen depth L")
+    t.add_argument("--target-depth", type=int, default=None, help="target depth L̄ (FNN models)")
+    t.add_argument("--heads", type=int, default=None, help="attention heads H (transformer models)")
+    t.add_argument("--discrepancy-rank", type=int, default=None, metavar="K",
+                   help="rank of the discrepancy if known (default: D, the worst case)")
+    t.add_argument("--latex", action="store_true", help="print the formula in LaTeX")
+
+    sub.add_parser("claims", help="list the registered claims with their status and formulas")
+    return p
+
+
+def _properties_dir(given: str | None) -> Path:
+    if given is not None:
+        path = Path(given)
+        if not path.is_dir():
+            raise DomainError(f"--properties {given!r} is not a folder")
+        return path
+    for candidate in (Path.cwd() / "properties", Path(__file__).resolve().parent.parent / "properties"):
+        if candidate.is_dir():
+            return candidate
+    raise DomainError("no properties/ folder found: run from the repository root or pass --properties DIR")
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .claims import get_claim
+    from .pytest_plugin import format_claims_table
+
+    for cid in args.claim:
+        get_claim(cid)  # unknown ids are a usage error, not an empty run
+    props = _properties_dir(args.properties)
+    env = dict(os.environ)
+    if args.profile:
+        env["HYPOTHESIS_PROFILE"] = args.profile
+    with tempfile.TemporaryDirectory() as tmp:
+        json_path = Path(args.json_path) if args.json_path else Path(tmp) / "claims.json"
+        cmd = [sys.executable, "-m", "pytest", str(props), "-p", "lora_theory.pytest_plugin", "-q",
+               "--claims-json", str(json_path), "--no-claims-table", "-o", "addopts=--strict-markers -ra"]
+        if args.workers != "0":
+            cmd += ["-n", args.workers]
+        if args.claim:
+            cmd += ["-m", " or ".join(args.claim)]
+        proc = subprocess.run(cmd, env=env, cwd=props.parent)
+        if not json_path.exists():
+            print(f"lora-theory verify: pytest exited with code {proc.returncode} before any claim ran",
+                  file=sys.stderr)
+            return proc.returncode or 1
+        data = json.loads(json_path.read_text(encoding="utf-8"))
+    rows = data["claims"]
+    failed = [r["claim"] for r in rows if r["result"] == "FAILED" or not r["separation_ok"]]
+    print()
+    print(format_claims_table(rows))
+    verdict = "FAILED: " + ", ".join(failed) if failed else "all passed"
+    print(f"lora-theory verify: {len(rows)} claims, {verdict} (Hypothesis profile {data['profile']})")
+    return 1 if failed or proc.returncode else 0
+
+
+def _threshold(args: argparse.Namespace) -> int:
+    from .claims import ThresholdArgs, threshold_models
+
+    models = threshold_models()
+    if args.model not in models:
+        raise DomainError(f"--model must be one of {', '.join(sorted(models))}; got {args.model!r}")
+    claim = models[args.model]
+    spec = claim.threshold
+    values, why = spec.bind(ThresholdArgs(width=args.width, depth=args.depth, target_depth=args.target_depth,
+                                          heads=args.heads, discrepancy_rank=args.discrepancy_rank))
+    value = spec.formula.subs(values)
+    if not value.is_Integer:
+        raise DomainError(f"the threshold did not evaluate to an integer: {value}")
+    formula = sp.latex(spec.formula) if args.latex else sp.sstr(spec.formula)
+    print(f"required LoRA rank: {int(value)}")
+    print(f"formula: R ≥ {formula}")
+    for line in why:
+        print(f"  {line}")
+    print(f"claim: {claim.id} ({claim.reference}; {claim.status})")
+    return 0
+
+
+def _claims(_: argparse.Namespace) -> int:
+    from .claims import all_claims
+
+    for c in all_claims():
+        print(f"{c.id} — {c.reference}")
+        print(f"  {c.statement}")
+        print(f"  status: {c.status}")
+        for name, expr in c.formulas.items():
+            print(f"  {name}: {sp.sstr(expr)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _build_parser().parse_args(argv)
+        return {"verify": _verify, "threshold": _threshold, "claims": _claims}[args.command](args)
+    except _UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except LoRATheoryError as exc:
+        print(f"lora-theory: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
