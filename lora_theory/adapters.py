@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import RankError, ShapeError
+from .errors import DTypeError, ShapeError
 from .numerics import numerical_rank, singular_values, spectral_norm
-from .validation import as_matrix, check_same_dtype
+from .validation import SUPPORTED_DTYPES, as_matrix, check_rank, check_same_dtype, check_size
 
 __all__ = ["LoRAPair", "adapted_weights", "adapted_product"]
 
@@ -28,9 +28,13 @@ class LoRAPair:
 
     def __post_init__(self) -> None:
         for name, t in (("B", self.B), ("A", self.A)):
-            if not isinstance(t, torch.Tensor) or t.ndim != 2:
-                shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-                raise ShapeError(f"LoRA factor {name} must be a 2-D tensor; got {shape}")
+            if not isinstance(t, torch.Tensor):
+                raise DTypeError(f"LoRA factor {name} must be a torch.Tensor; got {type(t).__name__}")
+            if t.ndim != 2:
+                raise ShapeError(f"LoRA factor {name} must be a 2-D tensor; got shape {tuple(t.shape)}")
+            if t.dtype not in SUPPORTED_DTYPES:
+                raise DTypeError(f"LoRA factor {name} must be float64 (or float32); got {t.dtype} "
+                                 f"with shape {tuple(t.shape)}")
         if self.B.shape[1] != self.A.shape[0]:
             raise ShapeError(f"LoRA factors do not chain: B has shape {tuple(self.B.shape)} (d_out, r) but A has "
                              f"shape {tuple(self.A.shape)} (r, d_in)")
@@ -44,6 +48,7 @@ class LoRAPair:
     def zeros(cls, d_out: int, d_in: int, *, dtype: torch.dtype = torch.float64,
               device: torch.device | str | None = None) -> "LoRAPair":
         """The zero adapter, stored with inner dimension 0."""
+        d_out, d_in = check_size(d_out, "d_out"), check_size(d_in, "d_in")
         return cls(torch.zeros(d_out, 0, dtype=dtype, device=device), torch.zeros(0, d_in, dtype=dtype, device=device))
 
     @property
@@ -67,14 +72,22 @@ class LoRAPair:
 
     def merge(self, W: torch.Tensor) -> torch.Tensor:
         """W + B A without modifying W."""
+        W = as_matrix(W, "W", square=False)
         if tuple(W.shape) != self.shape:
-            raise ShapeError(f"cannot merge an adapter of shape {self.shape} into a weight of shape {tuple(W.shape)}")
+            raise ShapeError(f"cannot merge an adapter of shape {self.shape} (d_out, d_in) into W of shape "
+                             f"{tuple(W.shape)}")
+        check_same_dtype([("W", W), ("B", self.B)])
         if self.rank == 0:
             return W.clone()
         return torch.addmm(W, self.B, self.A)
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
         """ΔW applied to row inputs ``x: (n, d_in)`` → ``(n, d_out)``, without forming ΔW."""
+        x = as_matrix(x, "x", square=False)
+        if x.shape[1] != self.shape[1]:
+            raise ShapeError(f"x has shape {tuple(x.shape)} but the adapter takes inputs of size d_in="
+                             f"{self.shape[1]} (rows are inputs)")
+        check_same_dtype([("x", x), ("A", self.A)])
         return (x @ self.A.T) @ self.B.T
 
     def norm_bound(self) -> float:
@@ -92,8 +105,7 @@ class LoRAPair:
 
     def pad_to(self, r: int) -> "LoRAPair":
         """The same ΔW with inner dimension exactly ``r`` (zero columns of B / rows of A), e.g. for PEFT."""
-        if r < self.rank:
-            raise RankError(f"cannot pad an adapter of rank {self.rank} down to {r}")
+        r = check_rank(r, "r", width=max(self.shape), minimum=self.rank)
         extra = r - self.rank
         B = torch.cat([self.B, self.B.new_zeros(self.B.shape[0], extra)], dim=1)
         A = torch.cat([self.A, self.A.new_zeros(extra, self.A.shape[1])], dim=0)

@@ -86,6 +86,8 @@ def _verify(args: argparse.Namespace) -> int:
     for cid in args.claim:
         get_claim(cid)  # unknown ids are a usage error, not an empty run
     props = _properties_dir(args.properties)
+    if args.json_path is not None and not Path(args.json_path).resolve().parent.is_dir():
+        raise DomainError(f"--json {args.json_path!r}: the folder {str(Path(args.json_path).parent)!r} does not exist")
     env = dict(os.environ)
     if args.profile:
         env["HYPOTHESIS_PROFILE"] = args.profile

@@ -15,6 +15,7 @@ so the residual ∏W̃ − W̄ = −C_{>m} F_{>m} has rank exactly rank(E) − m
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,9 +31,12 @@ __all__ = ["LinearCertificate", "as_rational_matrix", "certify_linear", "build_i
 def as_rational_matrix(x: object, name: str) -> sp.Matrix:
     """A square sympy Matrix of Rationals from nested lists / a sympy Matrix of ints, Fractions or Rationals."""
     try:
-        M = sp.Matrix(x)
-    except (TypeError, ValueError) as exc:
-        raise ShapeError(f"{name} cannot be read as a matrix: {exc}") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # sympy deprecation warnings on ragged/nested input mean "not a matrix"
+            M = sp.Matrix(x)
+    except Exception as exc:  # sympy raises many types for unreadable input; report one typed error
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ShapeError(f"{name} cannot be read as a (D, D) matrix of integers/rationals: {first}") from None
     if M.rows != M.cols or M.rows == 0:
         raise ShapeError(f"{name} must be a non-empty square (D, D) matrix; got shape {M.shape}")
 
@@ -40,7 +44,7 @@ def as_rational_matrix(x: object, name: str) -> sp.Matrix:
         if isinstance(v, Fraction):
             return sp.Rational(v.numerator, v.denominator)
         v = sp.sympify(v)
-        if not v.is_Rational:
+        if not getattr(v, "is_Rational", False):
             raise DTypeError(f"{name} has the entry {v!r}: exact certificates need integer or rational entries "
                              "(floats are not exact)")
         return v

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import torch
 
 from .adapters import LoRAPair, adapted_weights
-from .errors import ShapeError
+from .errors import DTypeError, ShapeError
 from .numerics import chain_product
-from .validation import as_square_stack
+from .validation import as_square_stack, check_same_dtype
 
 __all__ = ["LinearChain"]
 
@@ -49,8 +49,11 @@ class LinearChain:
         return LinearChain(tuple(adapted_weights(self.weights, pairs)))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.width:
-            raise ShapeError(f"input x has shape {tuple(x.shape)} but the chain has width D={self.width}")
+        if not isinstance(x, torch.Tensor):
+            raise DTypeError(f"input x must be a torch.Tensor; got {type(x).__name__}")
+        if x.ndim not in (1, 2) or x.shape[-1] != self.width:
+            raise ShapeError(f"input x must have shape (D,) or (n, D) with D={self.width}; got {tuple(x.shape)}")
+        check_same_dtype([("weights[0]", self.weights[0]), ("x", x)])
         for W in self.weights:
             x = x @ W.T
         return x

@@ -104,6 +104,9 @@ def _claim_ids() -> dict[str, object]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("--claims-json")
+    if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise pytest.UsageError(f"--claims-json {path!r}: its folder does not exist")
     for claim in all_claims():
         config.addinivalue_line("markers", f"{claim.id}: {claim.reference} — {claim.statement}")
     if hasattr(config, "workerinput"):

@@ -7,14 +7,19 @@ errors, not coercions.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 
 import torch
 
-from .errors import DTypeError, DepthError, NonFiniteError, RankError, ShapeError
+from .errors import DomainError, DTypeError, DepthError, NonFiniteError, RankError, ShapeError
 
-__all__ = ["as_matrix", "as_square_stack", "check_rank", "check_layer_ranks", "check_same_dtype"]
+__all__ = ["SUPPORTED_DTYPES", "as_matrix", "as_square_stack", "check_rank", "check_layer_ranks", "check_same_dtype",
+           "check_positive_float", "check_size"]
+
+#: LAPACK-backed dtypes; float64 is what every check uses
+SUPPORTED_DTYPES = (torch.float64, torch.float32)
 
 
 def _describe(x: object) -> str:
@@ -27,9 +32,8 @@ def as_matrix(x: object, name: str, *, square: bool = True) -> torch.Tensor:
     """Return ``x`` if it is a finite, floating, 2-D torch tensor (square when ``square``); raise otherwise."""
     if not isinstance(x, torch.Tensor):
         raise DTypeError(f"{name} must be a torch.Tensor; got {_describe(x)}")
-    if not torch.is_floating_point(x):
-        raise DTypeError(f"{name} must have a real floating dtype (float64 recommended); got {x.dtype} "
-                         f"with shape {tuple(x.shape)}")
+    if x.dtype not in SUPPORTED_DTYPES:
+        raise DTypeError(f"{name} must be float64 (or float32); got {x.dtype} with shape {tuple(x.shape)}")
     if x.ndim != 2:
         raise ShapeError(f"{name} must be a 2-D matrix; got shape {tuple(x.shape)}")
     if square and x.shape[0] != x.shape[1]:
@@ -45,6 +49,8 @@ def as_matrix(x: object, name: str, *, square: bool = True) -> torch.Tensor:
 
 def check_same_dtype(named: Sequence[tuple[str, torch.Tensor]]) -> torch.dtype:
     """All tensors share one dtype and one device; return the dtype."""
+    if not named:
+        raise ShapeError("check_same_dtype needs at least one (name, tensor) pair; got none")
     first_name, first = named[0]
     for name, t in named[1:]:
         if t.dtype != first.dtype:
@@ -99,3 +105,17 @@ def check_layer_ranks(ranks: object, *, depth: int, width: int) -> tuple[int, ..
         raise RankError(f"per-layer ranks must have one entry per layer (L={depth}); got {len(ranks)}: "
                         f"{list(ranks)!r}")
     return tuple(check_rank(r, f"rank[{i}]", width=width, minimum=0) for i, r in enumerate(ranks))
+
+
+def check_positive_float(value: object, name: str) -> float:
+    """A finite real number > 0 (tolerances, thresholds, radii)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+        raise DomainError(f"{name} must be a finite number > 0; got {value!r}")
+    return float(value)
+
+
+def check_size(value: object, name: str, *, minimum: int = 1) -> int:
+    """An integer size (width, count) ≥ ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ShapeError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)

@@ -76,7 +76,9 @@ _loaded = False
 
 def register(claim: Claim) -> Claim:
     """Add a claim to the registry (ids are unique; re-registering an identical object is a no-op)."""
-    if not claim.id.isidentifier():
+    if not isinstance(claim, Claim):
+        raise DomainError(f"register() takes a Claim; got {type(claim).__name__}")
+    if not isinstance(claim.id, str) or not claim.id.isidentifier():
         raise DomainError(f"claim id must be a Python identifier (it becomes a pytest marker); got {claim.id!r}")
     existing = _REGISTRY.get(claim.id)
     if existing is not None and existing is not claim:
@@ -105,6 +107,8 @@ def all_claims() -> list[Claim]:
 def get_claim(claim_id: str) -> Claim:
     """The claim with this id, or :class:`~lora_theory.errors.UnknownClaimError` listing the known ids."""
     _load()
+    if not isinstance(claim_id, str):
+        raise UnknownClaimError(f"claim id must be a string; got {type(claim_id).__name__} {claim_id!r}")
     try:
         return _REGISTRY[claim_id]
     except KeyError:

@@ -8,6 +8,10 @@ from . import Claim, ThresholdArgs, ThresholdSpec, register
 
 
 def _bind(args: ThresholdArgs) -> tuple[dict, list[str]]:
+    for flag, value in (("--target-depth", args.target_depth), ("--heads", args.heads)):
+        if value is not None:
+            raise DomainError(f"{flag} does not apply to --model linear (a linear chain has a one-matrix target "
+                              "and no heads); got {value}".replace("{value}", str(value)))
     if args.width < 1:
         raise DomainError(f"--width must be >= 1; got {args.width}")
     if args.depth < 1:

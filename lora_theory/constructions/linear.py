@@ -24,13 +24,12 @@ from dataclasses import dataclass
 import torch
 
 from ..adapters import LoRAPair, adapted_product
-from ..errors import SingularityError
+from ..errors import ShapeError, SingularityError
 from ..models import LinearChain
 from ..numerics import (RANK_TAU, SINGULARITY_THRESHOLD, chain_product, numerical_rank, sigma,
                         singular_values, suffix_products, tail_energy, unit_roundoff)
 from ..tolerance import Tolerance, chain_tolerance
-from ..validation import as_matrix, as_square_stack, check_layer_ranks, check_same_dtype
-from ..errors import ShapeError
+from ..validation import as_matrix, as_square_stack, check_layer_ranks, check_positive_float, check_same_dtype
 
 __all__ = ["SolveRecord", "LinearConstruction", "construct_linear"]
 
@@ -140,6 +139,8 @@ def construct_linear(weights: Sequence[torch.Tensor] | LinearChain, target: torc
                          f"(weights[0] has shape {tuple(Ws[0].shape)})")
     check_same_dtype([("weights[0]", Ws[0]), ("target", target)])
     ranks = check_layer_ranks(rank, depth=L, width=D)
+    tau = check_positive_float(tau, "tau")
+    singular_threshold = check_positive_float(singular_threshold, "singular_threshold")
     context = f"D={D} L={L} ranks={list(ranks)}"
 
     P = chain_product(Ws)
