@@ -17,7 +17,7 @@ Target: ratio ≤ 2 at D = 1024. Each size is warmed up once; the timings of one
 tolerance) are taken back to back so that background load hits all three alike, and the median over the repeats
 is reported. The load average is printed because on a shared 2-core machine it dominates the noise.
 
-Flags: ``--sizes 64,256,1024``, ``--repeats N`` (default: more repeats for small D, 3 at D ≥ 1024),
+Flags: ``--sizes 64,256,1024``, ``--repeats N`` (default: 11/7/5 for D ≤ 64/≤ 256/larger),
 ``--json PATH`` (also write the rows as JSON), ``--threads N`` (``torch.set_num_threads``; default: leave as is).
 Smoke test: ``python benchmarks/bench_linear.py --sizes 16,32 --repeats 1`` takes a few seconds.
 """
@@ -49,10 +49,10 @@ TARGET_WIDTH = 1024
 def default_repeats(D: int) -> int:
     """Repeats per size when ``--repeats`` is not given (the whole default run stays well under ~3 min)."""
     if D <= 64:
-        return 9
+        return 11
     if D <= 256:
-        return 5
-    return 3
+        return 7
+    return 5
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes("64,256,1024"),
                         help="comma-separated widths D (multiples of 8); default 64,256,1024")
     parser.add_argument("--repeats", type=int, default=None,
-                        help="timed repeats per size (median reported); default 9/5/3 for D ≤ 64/≤ 256/larger")
+                        help="timed repeats per size (median reported); default 11/7/5 for D ≤ 64/≤ 256/larger")
     parser.add_argument("--json", metavar="PATH", default=None, help="also write the rows as JSON to PATH")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads(N) before timing")
     args = parser.parse_args(argv)
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         print(format_row(row), flush=True)
     total = time.perf_counter() - t_start
     print()
-    print(f"total wall time {total:.1f} s")
+    print(f"total wall time {total:.2f} s")
     for row in rows:
         if row["D"] == TARGET_WIDTH:
             verdict = "met" if row["ratio"] <= TARGET_RATIO else "NOT met"

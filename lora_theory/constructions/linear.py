@@ -18,6 +18,7 @@ Nothing is inverted explicitly and ΔW is never formed densely.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,11 +37,17 @@ __all__ = ["SolveRecord", "LinearConstruction", "construct_linear"]
 
 @dataclass(frozen=True)
 class SolveRecord:
-    """One matrix the construction solved with: where it is, σ_min/σ_max, and its error amplification."""
+    """One matrix the construction solved with: where it is, σ_min/σ_max, and its error amplification.
+
+    ``ratio`` is exact when ``ratio_is_bound`` is False; otherwise it is a guaranteed *lower* bound (and
+    ``amplification`` a guaranteed upper bound), obtained without a decomposition of the matrix (see
+    :func:`construct_linear`).
+    """
 
     where: str
     ratio: float
     amplification: float
+    ratio_is_bound: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,6 +62,8 @@ class LinearConstruction:
     discrepancy_rank: int
     operand_scale: float
     solves: tuple[SolveRecord, ...]
+    weight_norms: tuple[float, ...]  # ‖W_l‖₂
+    target_norm: float  # ‖W̄‖₂
 
     @property
     def total_rank(self) -> int:
@@ -83,25 +92,29 @@ class LinearConstruction:
 
     def tolerance(self) -> Tolerance:
         """Tolerance for residual checks of this construction (see :mod:`lora_theory.tolerance`)."""
-        weight_norms = [float(singular_values(w)[0]) for w in self.frozen.weights]
-        frozen_prod = 1.0
-        adapted_prod = 1.0
-        for w_norm, pair in zip(weight_norms, self.adapters):
-            frozen_prod *= w_norm
-            adapted_prod *= w_norm + pair.norm_bound()
-        target_norm = float(singular_values(self.target)[0])
+        frozen_prod = math.prod(self.weight_norms)
+        adapted_prod = math.prod(n + p.norm_bound() for n, p in zip(self.weight_norms, self.adapters))
         return chain_tolerance(
             unit_roundoff=unit_roundoff(self.target.dtype),
             width=self.frozen.width,
             depth=self.frozen.depth,
-            product_scale=max(frozen_prod, adapted_prod, target_norm),
+            product_scale=max(frozen_prod, adapted_prod, self.target_norm),
             discrepancy_norm=float(self.discrepancy_singular_values[0]),
             amplifications=tuple(s.amplification for s in self.solves),
         )
 
 
 def _checked(M: torch.Tensor, where: str, needed_for: str, factor_norms: float, n_factors: int,
-             threshold: float, context: str) -> SolveRecord:
+             threshold: float, context: str, smin_lower: float | None = None,
+             smax_upper: float | None = None) -> SolveRecord:
+    """Certify that M is far enough from singular to solve with, and record its amplification.
+
+    When guaranteed bounds σ_min ≥ ``smin_lower`` and σ_max ≤ ``smax_upper`` already certify the ratio, no
+    decomposition is needed; otherwise the exact singular values decide (and name the culprit if it fails).
+    """
+    if smin_lower is not None and smax_upper is not None and smin_lower > 0 and smin_lower / smax_upper >= threshold:
+        return SolveRecord(where=where, ratio=smin_lower / smax_upper,
+                           amplification=(n_factors + 1) * factor_norms / smin_lower, ratio_is_bound=True)
     s = singular_values(M)
     smax, smin = float(s[0]), float(s[-1])
     ratio = smin / smax if smax > 0 else 0.0
@@ -110,8 +123,7 @@ def _checked(M: torch.Tensor, where: str, needed_for: str, factor_norms: float, 
             f"{where} (needed for {needed_for}) is numerically singular: σ_min/σ_max = {ratio:.3e} < {threshold:.0e} "
             f"(σ_min={smin:.3e}, σ_max={smax:.3e}); the non-singularity hypothesis of Lemma 1 fails ({context})",
             where=where, ratio=ratio, threshold=threshold)
-    amplification = (n_factors + 1) * factor_norms / smin
-    return SolveRecord(where=where, ratio=ratio, amplification=amplification)
+    return SolveRecord(where=where, ratio=ratio, amplification=(n_factors + 1) * factor_norms / smin)
 
 
 def _layer_name(l: int) -> str:
@@ -126,6 +138,13 @@ def construct_linear(weights: Sequence[torch.Tensor] | LinearChain, target: torc
 
     Shapes: every weight and the target are (D, D); adapter l is ``B: (D, r_l)``, ``A: (r_l, D)`` with
     r_l ≤ R_l the number of directions actually used.
+
+    Cost: one SVD of E, the singular values of each W_l, of W̄ and of ∏W, and O(L) products and LU solves. Each
+    matrix solved with is certified by guaranteed bounds first and decomposed only when they do not suffice:
+
+    * a suffix W_L⋯W_{l+1} has σ_min ≥ ∏σ_min(W_j) and σ_max ≤ ∏σ_max(W_j);
+    * the adapted prefix satisfies Suf·Pre = ∏W + LR_r(E), so (Weyl) σ_min(Pre) ≥ (σ_min(∏W) − σ_1(E))/‖Suf‖,
+      useful when E is small, and σ_max(Pre) ≤ ∏‖W̃_j‖.
 
     Raises ``ShapeError``/``DTypeError``/``NonFiniteError``/``DepthError``/``RankError`` for bad input and
     ``SingularityError`` when a matrix that must be solved with is numerically singular.
@@ -146,14 +165,19 @@ def construct_linear(weights: Sequence[torch.Tensor] | LinearChain, target: torc
     P = chain_product(Ws)
     E = target - P
     U, s, Vh = torch.linalg.svd(E)
-    operand_scale = max(float(singular_values(target)[0]), float(singular_values(P)[0]))
-    rank_E = numerical_rank(s=s, scale=operand_scale, tau=tau)
+    s_target, s_P = singular_values(target), singular_values(P)
+    target_norm = float(s_target[0])
+    operand_scale = max(target_norm, float(s_P[0]))
+    rank_E = numerical_rank(s=s, scale=operand_scale)
+    weight_sv = [singular_values(w) for w in Ws]
+    w_max = [float(v[0]) for v in weight_sv]
+    w_min = [float(v[-1]) for v in weight_sv]
+    # Weyl: σ_min(∏W + LR_r(E)) ≥ σ_min(∏W) − σ_1(E), a certificate for every prefix when E is small
+    prefix_floor = float(s_P[-1]) - float(s[0])
 
-    weight_norms: list[float] | None = None
     suffix: list[torch.Tensor] | None = None
-    eye = torch.eye(D, dtype=P.dtype, device=P.device)
-    pre = eye
-    pre_norms = 1.0  # ∏_{j<l} ‖W̃_j‖₂ (bound)
+    pre = torch.eye(D, dtype=P.dtype, device=P.device)
+    pre_norms = 1.0  # ∏_{j<l} ‖W̃_j‖₂ (upper bound)
     adapters: list[LoRAPair] = []
     solves: list[SolveRecord] = []
     offset = 0
@@ -164,27 +188,26 @@ def construct_linear(weights: Sequence[torch.Tensor] | LinearChain, target: torc
             adapters.append(LoRAPair.zeros(D, D, dtype=P.dtype, device=P.device))
             if offset < rank_E:  # a later layer still needs the prefix
                 pre = Ws[l] @ pre
-                pre_norms *= float(singular_values(Ws[l])[0])
+                pre_norms *= w_max[l]
             continue
         if suffix is None:
             suffix = suffix_products(Ws)
-            weight_norms = [float(singular_values(w)[0]) for w in Ws]
         J = slice(lo, hi)
         EV = U[:, J] * s[J]  # E V_J, (D, |J|)
+        suf_norms = math.prod(w_max[l + 1:])
         if l < L - 1:
-            suf_norms = 1.0
-            for j in range(l + 1, L):
-                suf_norms *= weight_norms[j]
             suf_name = "·".join(_layer_name(j) for j in range(L - 1, l, -1))
-            solves.append(_checked(suffix[l], f"suffix product {suf_name}", f"layer {l + 1}'s factor B_{l + 1}", suf_norms, L - 1 - l,
-                                   singular_threshold, context))
+            solves.append(_checked(suffix[l], f"suffix product {suf_name}", f"layer {l + 1}'s factor B_{l + 1}",
+                                   suf_norms, L - 1 - l, singular_threshold, context,
+                                   smin_lower=math.prod(w_min[l + 1:]), smax_upper=suf_norms))
             B = torch.linalg.solve(suffix[l], EV)
         else:
             B = EV
         if l > 0:
             pre_name = "·".join(f"W̃_{j + 1}" for j in range(l - 1, -1, -1))
             solves.append(_checked(pre, f"adapted prefix {pre_name} (Suf·{pre_name} = ∏W + LR_{lo}(E))",
-                                   f"layer {l + 1}'s factor A_{l + 1}", pre_norms, l, singular_threshold, context))
+                                   f"layer {l + 1}'s factor A_{l + 1}", pre_norms, l, singular_threshold, context,
+                                   smin_lower=prefix_floor / (w_max[l] * suf_norms), smax_upper=pre_norms))
             A = torch.linalg.solve(pre.T, Vh[J, :].T).T
         else:
             A = Vh[J, :].clone()
@@ -192,8 +215,9 @@ def construct_linear(weights: Sequence[torch.Tensor] | LinearChain, target: torc
         adapters.append(pair)
         if offset < rank_E:
             pre = Ws[l] @ pre + B @ (A @ pre)
-            pre_norms *= weight_norms[l] + pair.norm_bound()
+            pre_norms *= w_max[l] + pair.norm_bound()
 
     return LinearConstruction(
         frozen=chain, target=target, ranks=ranks, adapters=tuple(adapters), discrepancy_singular_values=s,
-        discrepancy_rank=rank_E, operand_scale=operand_scale, solves=tuple(solves))
+        discrepancy_rank=rank_E, operand_scale=operand_scale, solves=tuple(solves), weight_norms=tuple(w_max),
+        target_norm=target_norm)
