@@ -1,3 +1,4 @@
-"""Root conftest: enable the lora-theory pytest plugin (claim markers, profiles, claims table)."""
+"""Root conftest: enable the lora-theory pytest plugin (claim markers, profiles, claims table), and pytester for
+the plugin's own tests."""
 
-pytest_plugins = ["lora_theory.pytest_plugin"]
+pytest_plugins = ["lora_theory.pytest_plugin", "pytester"]

@@ -163,6 +163,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             s.failed += 1
     elif report.when == "teardown" and report.failed:
         s.failed += 1
+    if report.when != "call":  # item.user_properties is copied into the teardown report too: count it once
+        return
     for name, value in report.user_properties:
         if name != _KEY:
             continue

@@ -58,3 +58,13 @@ def test_threshold_models_come_from_the_registry():
     models = threshold_models()
     assert models["linear"].id == "lemma1"
     assert isinstance(models["linear"].threshold.formula, sp.Basic)
+
+
+def test_readme_lists_every_claim_and_its_add_a_claim_example_is_the_real_file():
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for c in all_claims():
+        assert f"| `{c.id}` |" in readme, f"README claims table lacks {c.id}"
+    for rel in ("lora_theory/claims/eym.py", "properties/test_eym.py"):
+        body = (root / rel).read_text(encoding="utf-8")
+        assert f"```python\n# {rel}\n{body}```" in readme, f"README's example of {rel} differs from the file"
