@@ -27,8 +27,10 @@ __all__ = ["LinearInstance", "LinearCase", "build_linear_instance", "build_singu
            "linear_instances", "lemma1_cases",
            "per_layer_ranks"]
 
-#: condition numbers of the frozen product, by construction (float64 certifies up to ~1e12 comfortably)
-KAPPA_LEVELS = (1.0, 10.0, 100.0, 1000.0)
+#: bounds on κ(∏W), by construction (SPEC §8.2: κ ≤ 1e2 by default). Larger κ is certifiable in float64, but the
+#: smallest "not exact" error the generator can produce relative to the operands is floor·ratio/κ, and the
+#: separation ratio of the run (required ≥ 1e6) shrinks with it; build_linear_instance takes any κ explicitly.
+KAPPA_LEVELS = (1.0, 10.0, 100.0)
 #: σ_1(E) relative to the guaranteed σ_min(∏W) — below 1 the Lemma 1 hypothesis holds by construction
 SMALL_RATIOS = (0.05, 0.5)
 LARGE_RATIOS = (2.0, 10.0)

@@ -44,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["Tolerance", "chain_tolerance", "LAPACK_TOLMUL"]
+__all__ = ["Tolerance", "chain_tolerance", "singularity_floor", "LAPACK_TOLMUL"]
 
 #: LAPACK dbdsqr's convergence multiplier max(10, min(100, eps^(-1/8))) for float64
 LAPACK_TOLMUL = max(10.0, min(100.0, (2.0 ** -52) ** (-1.0 / 8.0)))
@@ -92,3 +92,15 @@ def chain_tolerance(*, unit_roundoff: float, width: int, depth: int, product_sca
         terms={"u": u, "D": D, "L": L, "scale_prod": product_scale, "‖E‖": discrepancy_norm,
                "Σamp": float(sum(amplifications)), "solves": len(amplifications), "TOLMUL": LAPACK_TOLMUL},
     )
+
+
+def singularity_floor(*, unit_roundoff: float, width: int, n_factors: int, factor_norms: float,
+                      sigma_max: float) -> float:
+    """The largest σ_min that rounding alone can produce for an exactly singular M = F_n ⋯ F_1.
+
+    Forming M costs ≲ n·u·D²·∏‖F_j‖₂ and computing its singular values ≲ u·(D² + 2·TOLMUL)·‖M‖₂ (see the module
+    docstring), and singular values move by at most the perturbation (Weyl). A computed σ_min at or below this floor
+    cannot certify that M is non-singular, whatever σ_min/σ_max says.
+    """
+    u, D = unit_roundoff, width
+    return u * (D * D * max(n_factors, 1) * factor_norms + (D * D + 2.0 * LAPACK_TOLMUL) * sigma_max)

@@ -29,7 +29,7 @@ from ..errors import ShapeError, SingularityError
 from ..models import LinearChain
 from ..numerics import (RANK_TAU, SINGULARITY_THRESHOLD, chain_product, numerical_rank, sigma,
                         singular_values, suffix_products, tail_energy, unit_roundoff)
-from ..tolerance import Tolerance, chain_tolerance
+from ..tolerance import Tolerance, chain_tolerance, singularity_floor
 from ..validation import as_matrix, as_square_stack, check_layer_ranks, check_positive_float, check_same_dtype
 
 __all__ = ["SolveRecord", "LinearConstruction", "construct_linear"]
@@ -105,14 +105,16 @@ class LinearConstruction:
 
 
 def _checked(M: torch.Tensor, where: str, needed_for: str, factor_norms: float, n_factors: int,
-             threshold: float, context: str, smin_lower: float | None = None,
+             threshold: float, floor: float, context: str, smin_lower: float | None = None,
              smax_upper: float | None = None) -> SolveRecord:
     """Certify that M is far enough from singular to solve with, and record its amplification.
 
-    When guaranteed bounds σ_min ≥ ``smin_lower`` and σ_max ≤ ``smax_upper`` already certify the ratio, no
-    decomposition is needed; otherwise the exact singular values decide (and name the culprit if it fails).
+    M is refused when σ_min/σ_max < ``threshold`` or when σ_min ≤ ``floor``, the rounding error M carries (a
+    computed M that is singular in exact arithmetic can show σ_min/σ_max well above 1e-13). When guaranteed bounds
+    σ_min ≥ ``smin_lower`` and σ_max ≤ ``smax_upper`` already certify both, no decomposition is needed.
     """
-    if smin_lower is not None and smax_upper is not None and smin_lower > 0 and smin_lower / smax_upper >= threshold:
+    if (smin_lower is not None and smax_upper is not None and smin_lower > floor
+            and smin_lower / smax_upper >= threshold):
         return SolveRecord(where=where, ratio=smin_lower / smax_upper,
                            amplification=(n_factors + 1) * factor_norms / smin_lower, ratio_is_bound=True)
     s = singular_values(M)
@@ -123,6 +125,12 @@ def _checked(M: torch.Tensor, where: str, needed_for: str, factor_norms: float, 
             f"{where} (needed for {needed_for}) is numerically singular: σ_min/σ_max = {ratio:.3e} < {threshold:.0e} "
             f"(σ_min={smin:.3e}, σ_max={smax:.3e}); the non-singularity hypothesis of Lemma 1 fails ({context})",
             where=where, ratio=ratio, threshold=threshold)
+    if not smin > floor:
+        raise SingularityError(
+            f"{where} (needed for {needed_for}) is numerically singular: σ_min = {smin:.3e} is within the rounding "
+            f"error {floor:.3e} it carries (σ_min/σ_max = {ratio:.3e}, σ_max={smax:.3e}); the non-singularity "
+            f"hypothesis of Lemma 1 cannot be certified ({context})",
+            where=where, ratio=ratio, threshold=floor / smax if smax > 0 else threshold)
     return SolveRecord(where=where, ratio=ratio, amplification=(n_factors + 1) * factor_norms / smin)
 
 
@@ -161,6 +169,7 @@ def construct_linear(weights: Sequence[torch.Tensor] | LinearChain, target: torc
     tau = check_positive_float(tau, "tau")
     singular_threshold = check_positive_float(singular_threshold, "singular_threshold")
     context = f"D={D} L={L} ranks={list(ranks)}"
+    u = unit_roundoff(target.dtype)
 
     P = chain_product(Ws)
     E = target - P
@@ -197,17 +206,28 @@ def construct_linear(weights: Sequence[torch.Tensor] | LinearChain, target: torc
         suf_norms = math.prod(w_max[l + 1:])
         if l < L - 1:
             suf_name = "·".join(_layer_name(j) for j in range(L - 1, l, -1))
+            floor = singularity_floor(unit_roundoff=u, width=D, n_factors=L - 1 - l, factor_norms=suf_norms,
+                                      sigma_max=suf_norms)
             solves.append(_checked(suffix[l], f"suffix product {suf_name}", f"layer {l + 1}'s factor B_{l + 1}",
-                                   suf_norms, L - 1 - l, singular_threshold, context,
+                                   suf_norms, L - 1 - l, singular_threshold, floor, context,
                                    smin_lower=math.prod(w_min[l + 1:]), smax_upper=suf_norms))
             B = torch.linalg.solve(suffix[l], EV)
         else:
             B = EV
         if l > 0:
             pre_name = "·".join(f"W̃_{j + 1}" for j in range(l - 1, -1, -1))
+            # Suf'·Pre = T := ∏W + LR_lo(E) with Suf' = W_L⋯W_{l+1}; T carries the rounding of the construction
+            # so far (the chain tolerance), and Pre = Suf'⁻¹T carries it amplified by ‖Suf'⁻¹‖ ≤ 1/∏σ_min(W_j).
+            t_err = chain_tolerance(unit_roundoff=u, width=D, depth=L,
+                                    product_scale=max(math.prod(w_max), pre_norms * w_max[l] * suf_norms,
+                                                      target_norm),
+                                    discrepancy_norm=float(s[0]),
+                                    amplifications=tuple(r.amplification for r in solves)).value
+            floor = t_err / math.prod(w_min[l:])
             solves.append(_checked(pre, f"adapted prefix {pre_name} (Suf·{pre_name} = ∏W + LR_{lo}(E))",
-                                   f"layer {l + 1}'s factor A_{l + 1}", pre_norms, l, singular_threshold, context,
-                                   smin_lower=prefix_floor / (w_max[l] * suf_norms), smax_upper=pre_norms))
+                                   f"layer {l + 1}'s factor A_{l + 1}", pre_norms, l, singular_threshold, floor,
+                                   context, smin_lower=prefix_floor / (w_max[l] * suf_norms),
+                                   smax_upper=pre_norms))
             A = torch.linalg.solve(pre.T, Vh[J, :].T).T
         else:
             A = Vh[J, :].clone()
