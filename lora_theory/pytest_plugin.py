@@ -17,9 +17,9 @@ import pytest
 
 from .checks import recording
 from .claims import all_claims
-from .profiles import load_default_profile
+from .profiles import default_profile_name, load_default_profile
 
-__all__ = ["SEPARATION_REQUIRED", "ClaimSummary", "format_claims_table"]
+__all__ = ["SEPARATION_REQUIRED", "ClaimSummary", "ClaimTable", "format_claims_table"]
 
 #: smallest acceptable (smallest "not exact" error) / (largest "exact" tolerance), both relative
 SEPARATION_REQUIRED = 1e6
@@ -99,8 +99,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="do not print the claims table at the end (lora-theory verify prints its own)")
 
 
-def _claim_ids() -> dict[str, object]:
-    return {c.id: c for c in all_claims()}
+def _claim_ids() -> set[str]:
+    return {c.id for c in all_claims()}
+
+
+def _claim_of(keywords) -> str | None:
+    ids = _claim_ids()
+    return next((name for name in keywords if name in ids), None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -112,18 +117,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         import torch
         torch.set_num_threads(1)
-    config.stash[_summaries_key] = {}
-
-
-_summaries_key = pytest.StashKey[dict]()
-
-
-def _claim_of(keywords) -> str | None:
-    ids = _claim_ids()
-    for name in keywords:
-        if name in ids:
-            return name
-    return None
+    else:  # the controller (or the only process) aggregates the reports
+        config.pluginmanager.register(ClaimTable(config), "lora-theory-claims-table")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -137,87 +132,75 @@ def pytest_runtest_call(item: pytest.Item):
     item.user_properties.append((_KEY, {"claim": claim, **rec.as_dict()}))
 
 
-def _summary(config: pytest.Config, claim_id: str) -> ClaimSummary:
-    table = config.stash[_summaries_key]
-    if claim_id not in table:
-        c = _claim_ids()[claim_id]
-        table[claim_id] = ClaimSummary(c.id, c.reference, c.statement, c.status)
-    return table[claim_id]
+def _profile_name(config: pytest.Config) -> str:
+    """The Hypothesis profile in force: --hypothesis-profile, else our default choice."""
+    try:
+        given = config.getoption("hypothesis_profile")
+    except ValueError:  # Hypothesis's pytest plugin not loaded
+        given = None
+    return given or default_profile_name()
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    config = _CONFIG[0] if _CONFIG else None
-    if config is None:
-        return
-    claim = _claim_of(report.keywords)
-    if claim is None:
-        return
-    s = _summary(config, claim)
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        s.tests += 1
-        if report.passed:
-            s.passed += 1
-        elif report.skipped:
-            s.skipped += 1
-        else:
+class ClaimTable:
+    """Aggregates per-test records (from ``report.user_properties``) into one :class:`ClaimSummary` per claim."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.summaries: dict[str, ClaimSummary] = {}
+
+    def _summary(self, claim_id: str) -> ClaimSummary:
+        if claim_id not in self.summaries:
+            c = next(c for c in all_claims() if c.id == claim_id)
+            self.summaries[claim_id] = ClaimSummary(c.id, c.reference, c.statement, c.status)
+        return self.summaries[claim_id]
+
+    def rows(self) -> list[dict]:
+        return [self.summaries[c.id].as_dict() for c in all_claims() if c.id in self.summaries]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        claim = _claim_of(report.keywords)
+        if claim is None:
+            return
+        s = self._summary(claim)
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            s.tests += 1
+            if report.passed:
+                s.passed += 1
+            elif report.skipped:
+                s.skipped += 1
+            else:
+                s.failed += 1
+        elif report.when == "teardown" and report.failed:
             s.failed += 1
-    elif report.when == "teardown" and report.failed:
-        s.failed += 1
-    if report.when != "call":  # item.user_properties is copied into the teardown report too: count it once
-        return
-    for name, value in report.user_properties:
-        if name != _KEY:
-            continue
-        s.examples += value["examples"]
-        s.checks += value["checks"]
-        s.worst_margin = max(s.worst_margin, value["worst_margin"])
-        s.max_exact_tolerance = max(s.max_exact_tolerance, value["max_exact_tolerance"])
-        if value["min_not_exact_error"] is not None:
-            s.min_not_exact_error = min(s.min_not_exact_error, value["min_not_exact_error"])
+        if report.when != "call":  # item.user_properties is copied into the teardown report too: count it once
+            return
+        for name, value in report.user_properties:
+            if name != _KEY:
+                continue
+            s.examples += value["examples"]
+            s.checks += value["checks"]
+            s.worst_margin = max(s.worst_margin, value["worst_margin"])
+            s.max_exact_tolerance = max(s.max_exact_tolerance, value["max_exact_tolerance"])
+            if value["min_not_exact_error"] is not None:
+                s.min_not_exact_error = min(s.min_not_exact_error, value["min_not_exact_error"])
 
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        rows = self.rows()
+        path = self.config.getoption("--claims-json")
+        if path:
+            with open(path, "w", encoding="utf-8") as fh:
+                json.dump({"profile": _profile_name(self.config), "claims": rows}, fh, indent=2)
+        if rows and any(not r["separation_ok"] for r in rows) and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-_CONFIG: list[pytest.Config] = []
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _CONFIG[:] = [session.config]
-
-
-def _rows(config: pytest.Config) -> list[dict]:
-    table = config.stash[_summaries_key]
-    order = [c.id for c in all_claims()]
-    return [table[cid].as_dict() for cid in order if cid in table]
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if hasattr(session.config, "workerinput"):
-        return
-    rows = _rows(session.config)
-    path = session.config.getoption("--claims-json")
-    if path:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump({"profile": os.environ.get("HYPOTHESIS_PROFILE") or _profile_name(), "claims": rows}, fh,
-                      indent=2)
-    if rows and any(not r["separation_ok"] for r in rows) and session.exitstatus == 0:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def _profile_name() -> str:
-    from hypothesis import settings
-    return settings._current_profile or "default"  # noqa: SLF001 - Hypothesis exposes no public getter
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):
-        return
-    rows = _rows(config)
-    if not rows or config.getoption("--no-claims-table"):
-        return
-    terminalreporter.section(f"lora-theory claims (Hypothesis profile: {_profile_name()})")
-    terminalreporter.write_line(format_claims_table(rows))
-    bad = [r["claim"] for r in rows if not r["separation_ok"]]
-    if bad:
-        terminalreporter.write_line(f"FAILED: separation ratio below {SEPARATION_REQUIRED:.0e} for "
-                                    f"{', '.join(bad)}: the checks cannot tell exact from inexact reliably",
-                                    red=True)
+    def pytest_terminal_summary(self, terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+        rows = self.rows()
+        if not rows or config.getoption("--no-claims-table"):
+            return
+        terminalreporter.section(f"lora-theory claims (Hypothesis profile: {_profile_name(config)})")
+        terminalreporter.write_line(format_claims_table(rows))
+        bad = [r["claim"] for r in rows if not r["separation_ok"]]
+        if bad:
+            terminalreporter.write_line(f"FAILED: separation ratio below {SEPARATION_REQUIRED:.0e} for "
+                                        f"{', '.join(bad)}: the checks cannot tell exact from inexact reliably",
+                                        red=True)
