@@ -156,3 +156,104 @@ def build_singular_prefix_instance(width: int, depth: int, *, kappa: float = 10.
     E = (U * e) @ V.T
     return LinearInstance(base.weights, P + E, e, width, depth, width, base.kappa, float("nan"), 0.1, False,
                           int(seed))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# ReLU FNN instances (claims theorem3, corollary4, general_partition, one_layer_fnn, theorem5, …)
+# ---------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class FNNInstance:
+    """A frozen FNN, a target FNN, the partition the target was designed against, and the input domain.
+
+    ``designed_ranks[i]`` is rank(W̄_i − ∏_{P_i}W) by construction, or ``None`` for a generic (independent) target
+    layer, whose discrepancy is full rank almost surely.
+    """
+
+    frozen: "ReLUFNN"
+    target: "ReLUFNN"
+    partition: tuple[int, ...]
+    designed_ranks: tuple[int | None, ...]
+    domain: "Domain"
+    kappa: float
+    ratio: float
+    seed: int
+    args: str
+
+    def repro(self) -> str:
+        return f"build_fnn_instance({self.args})"
+
+
+def build_fnn_instance(width: int, depth: int, target_depth: int, block_ranks: tuple[int | None, ...] | None = None,
+                       *, partition: tuple[int, ...] | None = None, kappa: float = 10.0, ratio: float = 0.5,
+                       bias_scale: float = 0.5, final_relu: bool = True, domain: str = "ball",
+                       radius: float = 3.0, seed: int = 0, dtype: torch.dtype = torch.float64) -> FNNInstance:
+    """Frozen layers with κ(W_l) = κ^{1/L}; target layer i = ∏_{P_i}W + (rank-k_i change with σ_1 = ratio·bound on
+    σ_min(∏_{P_i}W), so Assumption 1 holds by construction) when ``block_ranks[i] = k_i``, or an independent
+    matrix with singular values in [κ^{-1/2}, κ^{1/2}] when it is ``None`` (default: all ``None``). Biases are
+    uniform in ±bias_scale; the domain is the ball of ``radius`` or the box [−ρ/√D, ρ/√D]^D (same norm bound)."""
+    from .domains import Ball, Box
+    from .models import ReLUFNN
+    from .partition import block_ranges, uniform_partition, validate_partition
+
+    D, L, Lbar = width, depth, target_depth
+    sizes = uniform_partition(L, Lbar) if partition is None else validate_partition(partition, L, Lbar)
+    ranks = tuple(block_ranks) if block_ranks is not None else (None,) * Lbar
+    gen = generator(seed)
+    layer_kappa = kappa ** (1.0 / L)
+
+    def conditioned(k: float) -> torch.Tensor:
+        if D == 1:
+            return matrix_with_singular_values(torch.ones(1, dtype=dtype), gen, dtype=dtype)
+        u = torch.rand(D, generator=gen, dtype=dtype)
+        u[0], u[1] = 1.0, 0.0
+        return matrix_with_singular_values(torch.sort(k ** (u - 0.5), descending=True).values, gen, dtype=dtype)
+
+    def bias() -> torch.Tensor:
+        return bias_scale * (2 * torch.rand(D, generator=gen, dtype=dtype) - 1)
+
+    weights = [conditioned(layer_kappa) for _ in range(L)]
+    biases = [bias() for _ in range(L)]
+    t_weights, t_biases = [], []
+    for i, layers in enumerate(block_ranges(sizes)):
+        k = ranks[i]
+        if k is None:
+            t_weights.append(conditioned(kappa))
+        else:
+            P = chain_product([weights[l] for l in layers])
+            smin_bound = layer_kappa ** (-0.5 * len(layers))
+            e = torch.full((k,), ratio * smin_bound, dtype=dtype) * torch.linspace(1.0, 0.5, k, dtype=dtype)
+            t_weights.append(P + low_rank_matrix(D, e, gen, dtype=dtype))
+        t_biases.append(bias())
+    dom = Ball(D, radius) if domain == "ball" else Box(D, -radius / D ** 0.5, radius / D ** 0.5)
+    frozen = ReLUFNN(tuple(weights), tuple(biases), final_relu)
+    target = ReLUFNN(tuple(t_weights), tuple(t_biases), final_relu)
+    args = (f"width={D}, depth={L}, target_depth={Lbar}, block_ranks={ranks!r}, partition={sizes!r}, "
+            f"kappa={kappa!r}, ratio={ratio!r}, bias_scale={bias_scale!r}, final_relu={final_relu!r}, "
+            f"domain={domain!r}, radius={radius!r}, seed={seed}")
+    return FNNInstance(frozen, target, sizes, ranks, dom, float(kappa), float(ratio), int(seed), args)
+
+
+@st.composite
+def fnn_instances(draw: st.DrawFn, *, max_width: int = 8, max_depth: int = 4, low_rank: bool | None = None,
+                  general_partition: bool = False, target_depth: int | None = None) -> FNNInstance:
+    """FNN pairs: architecture first (D, L, L̄ ≤ L), then the partition (uniform, or drawn when
+    ``general_partition``), the per-block discrepancy ranks (designed low rank, or generic full rank), the domain
+    kind, ``final_relu``, and a seed."""
+    from .partition import compositions, uniform_partition
+
+    D = draw(st.integers(1, max_width), label="width D")
+    L = draw(st.integers(1, max_depth), label="frozen depth L")
+    Lbar = target_depth if target_depth is not None else draw(st.integers(1, L), label="target depth L̄")
+    if general_partition:
+        sizes = draw(st.sampled_from(compositions(L, Lbar)), label="partition block sizes")
+    else:
+        sizes = uniform_partition(L, Lbar)
+    lr = draw(st.booleans(), label="designed low-rank discrepancies") if low_rank is None else low_rank
+    ranks = tuple(draw(st.integers(0, D), label=f"rank(E_{i + 1})") for i in range(Lbar)) if lr else None
+    kappa = draw(st.sampled_from((1.0, 10.0)), label="κ(∏W) bound")
+    final_relu = draw(st.booleans(), label="ReLU after the last layer")
+    domain = draw(st.sampled_from(("ball", "box")), label="domain kind")
+    seed = draw(seeds(), label="seed")
+    return build_fnn_instance(D, L, Lbar, ranks, partition=sizes, kappa=kappa, final_relu=final_relu,
+                              domain=domain, seed=seed)

@@ -41,10 +41,11 @@ Frobenius-norm checks use ``√D · tolerance`` (‖X‖_F ≤ √D‖X‖₂ fo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["Tolerance", "chain_tolerance", "singularity_floor", "LAPACK_TOLMUL"]
+__all__ = ["Tolerance", "chain_tolerance", "singularity_floor", "BlockErrorTerms", "fnn_tolerance", "LAPACK_TOLMUL"]
 
 #: LAPACK dbdsqr's convergence multiplier max(10, min(100, eps^(-1/8))) for float64
 LAPACK_TOLMUL = max(10.0, min(100.0, (2.0 ** -52) ** (-1.0 / 8.0)))
@@ -104,3 +105,54 @@ def singularity_floor(*, unit_roundoff: float, width: int, n_factors: int, facto
     """
     u, D = unit_roundoff, width
     return u * (D * D * max(n_factors, 1) * factor_norms + (D * D + 2.0 * LAPACK_TOLMUL) * sigma_max)
+
+
+@dataclass(frozen=True)
+class BlockErrorTerms:
+    """What bounds the rounding of one FNN block emulating one target layer (see :func:`fnn_tolerance`)."""
+
+    chain: Tolerance  # tolerance of the block's weight product ∏W̃ vs W̄_i (spectral norm)
+    input_bound: float  # B_in: bound on ‖z‖₂ entering the block
+    layer_bounds: tuple[float, ...]  # B_k: bound on the k-th pre-activation vector of the block (incl. offsets)
+    layer_norms: tuple[float, ...]  # ‖W̃_{p_k}‖₂ (upper bounds)
+    cancel_scale: float  # S_i = Σ_k c_k √D ‖W̃_{p_m}⋯W̃_{p_{k+1}}‖: the offsets that must cancel in the last bias
+    target_norm: float  # ‖W̄_i‖₂
+    target_bias_norm: float  # ‖b̄_i‖₂
+
+
+def fnn_tolerance(*, unit_roundoff: float, width: int, blocks: tuple[BlockErrorTerms, ...]) -> Tolerance:
+    """Tolerance on ‖f(x) − f̄(x)‖₂ for every x of the domain, for an FNN adapted block by block (Theorem 3).
+
+    Per block i (m layers): the weight mismatch ‖∏W̃ − W̄_i‖ ≤ chain tolerance, times the input bound; the rounding
+    of each layer's pre-activation, u·D²·B_k, carried through the remaining layers of the block by ∏_{j>k}‖W̃_{p_j}‖
+    (inside a block the large linearising offsets c_k are still present, which is why the bound is the offset-laden
+    B_k, not the target's activations); the last-bias correction, u·D²·m·S_i, since the offsets S_i cancel only in
+    exact arithmetic; and the evaluation of the target layer, u·D²·(‖W̄_i‖B_in + ‖b̄_i‖)::
+
+        δ_i = chain_i·B_in + u·D²·(Σ_k B_k ∏_{j>k}‖W̃_{p_j}‖ + m·S_i + ‖W̄_i‖·B_in + ‖b̄_i‖)
+
+    Errors leaving block i pass through the later blocks, each 1-Lipschitz-ReLU composition of its layers, so they
+    grow by at most Lip_{>i} = ∏_{later blocks j} max(∏_{l∈P_j}‖W̃_l‖₂, ‖W̄_j‖₂). Total: Σ_i Lip_{>i}·δ_i. Scale (for relative
+    numbers): the largest pre-activation of any block, offsets included.
+    """
+    u, D = unit_roundoff, width
+    deltas, scales = [], []
+    for b in blocks:
+        m = len(b.layer_norms)
+        carried = 0.0
+        for k in range(m):
+            carried += b.layer_bounds[k] * math.prod(b.layer_norms[k + 1:])
+        eval_terms = carried + m * b.cancel_scale + b.target_norm * b.input_bound + b.target_bias_norm
+        deltas.append(b.chain.value * b.input_bound + u * D * D * eval_terms)
+        scales.append(max(b.layer_bounds + (b.cancel_scale + b.target_norm * b.input_bound + b.target_bias_norm,)))
+    value = 0.0
+    for i, delta in enumerate(deltas):
+        lip = math.prod(max(math.prod(b.layer_norms), b.target_norm) for b in blocks[i + 1:])
+        value += lip * delta
+    return Tolerance(
+        value=value,
+        scale=max(scales),
+        formula="Σ_i Lip_{>i}·(chain_i·B_in + u·D²·(Σ_k B_k∏‖W̃‖ + m·S_i + ‖W̄_i‖B_in + ‖b̄_i‖))",
+        terms={"u": u, "D": D, "blocks": len(blocks), "max δ_i": max(deltas),
+               "max S_i": max(b.cancel_scale for b in blocks), "max B_in": max(b.input_bound for b in blocks)},
+    )

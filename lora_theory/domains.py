@@ -1,0 +1,136 @@
+"""Bounded input domains X on which FNN exactness is claimed (SPEC §3.3: the construction takes the bound).
+
+``Ball(radius)`` = {x : ‖x‖₂ ≤ ρ}; ``Box(low, high)`` = {x : low ≤ x ≤ high}. Each reports ``norm_bound()`` (sup of
+‖x‖₂ over X, what the Theorem 3 biases are built from), samples points, and lists adversarial points: the sphere
+for a ball, the vertices for a box (all 2^D of them up to D = 10, else a seeded subset).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .errors import DomainError, ShapeError
+from .validation import as_matrix, check_positive_float
+
+__all__ = ["Ball", "Box", "Domain"]
+
+
+class Domain:
+    """Interface: ``width``, ``norm_bound()``, ``contains(x)``, ``sample(n, gen)``, ``adversarial_points(gen)``."""
+
+    width: int
+
+    def norm_bound(self) -> float:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def check_inputs(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
+        """Raise DomainError if a row of ``x`` lies outside the domain (relative slack 1e-12 for rounding)."""
+        x = as_matrix(x if x.ndim == 2 else x[None, :], name, square=False)
+        if x.shape[1] != self.width:
+            raise ShapeError(f"{name} has shape {tuple(x.shape)} but the domain has width D={self.width}")
+        outside = ~self.contains(x)
+        if bool(outside.any()):
+            i = int(outside.nonzero()[0])
+            raise DomainError(f"{name}[{i}] lies outside the declared domain {self}: exactness is claimed on the "
+                              f"domain only (‖{name}[{i}]‖₂ = {float(torch.linalg.vector_norm(x[i])):.6g})")
+        return x
+
+    def contains(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Ball(Domain):
+    """{x ∈ R^D : ‖x‖₂ ≤ radius}."""
+
+    width: int
+    radius: float
+
+    def __post_init__(self) -> None:
+        if isinstance(self.width, bool) or not isinstance(self.width, int) or self.width < 1:
+            raise DomainError(f"domain width must be an integer >= 1; got {self.width!r}")
+        object.__setattr__(self, "radius", check_positive_float(self.radius, "radius"))
+
+    def norm_bound(self) -> float:
+        return self.radius
+
+    def contains(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.vector_norm(x, dim=-1) <= self.radius * (1 + 1e-12)
+
+    def sample(self, n: int, gen: torch.Generator, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """n points uniform in the ball."""
+        g = torch.randn(n, self.width, generator=gen, dtype=dtype)
+        g = g / torch.linalg.vector_norm(g, dim=1, keepdim=True).clamp_min(1e-300)
+        r = torch.rand(n, 1, generator=gen, dtype=dtype) ** (1.0 / self.width)
+        return g * r * self.radius
+
+    def adversarial_points(self, gen: torch.Generator, n: int = 64, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """Points on the sphere ‖x‖ = ρ (random directions and ±ρ·e_j), where pre-activations are most negative."""
+        g = torch.randn(n, self.width, generator=gen, dtype=dtype)
+        g = g / torch.linalg.vector_norm(g, dim=1, keepdim=True).clamp_min(1e-300)
+        eye = torch.eye(self.width, dtype=dtype)
+        pts = torch.cat([g, eye, -eye]) * self.radius
+        return pts / torch.clamp(torch.linalg.vector_norm(pts, dim=1, keepdim=True) / self.radius, min=1.0)
+
+    def __str__(self) -> str:
+        return f"Ball(D={self.width}, radius={self.radius:g})"
+
+
+@dataclass(frozen=True)
+class Box(Domain):
+    """{x : low ≤ x ≤ high} with per-coordinate bounds (floats or length-D sequences)."""
+
+    width: int
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if isinstance(self.width, bool) or not isinstance(self.width, int) or self.width < 1:
+            raise DomainError(f"domain width must be an integer >= 1; got {self.width!r}")
+        low = self._expand(self.low, "low")
+        high = self._expand(self.high, "high")
+        for j, (a, b) in enumerate(zip(low, high)):
+            if not a <= b:
+                raise DomainError(f"box low[{j}]={a} exceeds high[{j}]={b}")
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
+    def _expand(self, v, name: str) -> tuple[float, ...]:
+        vals = [v] * self.width if isinstance(v, (int, float)) else list(v)
+        if len(vals) != self.width:
+            raise ShapeError(f"box {name} must be a number or have D={self.width} entries; got {len(vals)}")
+        for j, a in enumerate(vals):
+            if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a):
+                raise DomainError(f"box {name}[{j}] must be a finite number; got {a!r}")
+        return tuple(float(a) for a in vals)
+
+    def norm_bound(self) -> float:
+        return math.sqrt(sum(max(abs(a), abs(b)) ** 2 for a, b in zip(self.low, self.high)))
+
+    def _bounds(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.tensor(self.low, dtype=dtype), torch.tensor(self.high, dtype=dtype)
+
+    def contains(self, x: torch.Tensor) -> torch.Tensor:
+        lo, hi = self._bounds(x.dtype)
+        slack = 1e-12 * max(1.0, self.norm_bound())
+        return ((x >= lo - slack) & (x <= hi + slack)).all(dim=-1)
+
+    def sample(self, n: int, gen: torch.Generator, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        lo, hi = self._bounds(dtype)
+        return lo + (hi - lo) * torch.rand(n, self.width, generator=gen, dtype=dtype)
+
+    def adversarial_points(self, gen: torch.Generator, n: int = 64, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """The vertices (all 2^D for D ≤ 10, else n random ones)."""
+        lo, hi = self._bounds(dtype)
+        if self.width <= 10:
+            bits = torch.tensor(list(itertools.product((0.0, 1.0), repeat=self.width)), dtype=dtype)
+        else:
+            bits = (torch.rand(n, self.width, generator=gen, dtype=dtype) < 0.5).to(dtype)
+        return lo + (hi - lo) * bits
+
+    def __str__(self) -> str:
+        return f"Box(D={self.width}, low={self.low}, high={self.high})"

@@ -1,0 +1,95 @@
+"""Partitions of the frozen layers into consecutive blocks (SPEC §4).
+
+A partition is given by its **block sizes** ``(|P_1|, …, |P_L̄|)``: block i holds the layers
+``sum(sizes[:i]) .. sum(sizes[:i+1]) − 1`` (0-based) and emulates target layer i. The uniform partition has
+M = ⌊L/L̄⌋ layers per block and puts the remainder L − L̄M in the last block (e.g. L = 5, L̄ = 3 → (1, 1, 3)).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+from .errors import DepthError, PartitionError
+
+__all__ = ["uniform_partition", "validate_partition", "block_ranges", "compositions", "optimal_partition",
+           "check_depths"]
+
+
+def check_depths(depth: object, target_depth: object) -> tuple[int, int]:
+    """Frozen depth L ≥ 1 and target depth 1 ≤ L̄ ≤ L (the theorems need L̄ ≤ L)."""
+    for name, v in (("frozen depth L", depth), ("target depth L̄", target_depth)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+            raise DepthError(f"{name} must be an integer >= 1; got {v!r}")
+    if target_depth > depth:
+        raise DepthError(f"target depth L̄={target_depth} exceeds frozen depth L={depth} (the theorem needs L̄ ≤ L)")
+    return int(depth), int(target_depth)
+
+
+def uniform_partition(depth: int, target_depth: int) -> tuple[int, ...]:
+    """Block sizes of the uniform partition: (M, …, M, L − (L̄−1)M) with M = ⌊L/L̄⌋."""
+    L, Lbar = check_depths(depth, target_depth)
+    M = L // Lbar
+    return (M,) * (Lbar - 1) + (L - (Lbar - 1) * M,)
+
+
+def validate_partition(sizes: object, depth: int, target_depth: int | None = None) -> tuple[int, ...]:
+    """Block sizes must be integers ≥ 1 summing to L (and, if given, there must be L̄ of them)."""
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+        raise PartitionError(f"partition must be a sequence of block sizes; got {sizes!r}")
+    out = []
+    for i, n in enumerate(sizes):
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise PartitionError(f"partition block {i} must have an integer size >= 1; got {n!r} in {list(sizes)}")
+        out.append(int(n))
+    if sum(out) != depth:
+        raise PartitionError(f"partition sizes {out} sum to {sum(out)}, not to the frozen depth L={depth}")
+    if target_depth is not None and len(out) != target_depth:
+        raise PartitionError(f"partition {out} has {len(out)} blocks but the target has depth L̄={target_depth}")
+    return tuple(out)
+
+
+def block_ranges(sizes: Sequence[int]) -> list[range]:
+    """0-based layer indices of every block."""
+    out, start = [], 0
+    for n in sizes:
+        out.append(range(start, start + n))
+        start += n
+    return out
+
+
+def compositions(depth: int, parts: int) -> list[tuple[int, ...]]:
+    """All C(L−1, L̄−1) consecutive partitions of L layers into L̄ non-empty blocks (small L only)."""
+    if parts == 1:
+        return [(depth,)]
+    return [(first,) + rest for first in range(1, depth - parts + 2) for rest in compositions(depth - first, parts - 1)]
+
+
+def optimal_partition(block_rank: Callable[[int, int, int], int], depth: int,
+                      target_depth: int) -> tuple[tuple[int, ...], int]:
+    """The consecutive partition minimising max_i ⌈rank_i / |P_i|⌉, by dynamic programming over split points.
+
+    ``block_rank(i, start, stop)`` is rank(W̄_i − W_{stop}⋯W_{start+1}) for target layer i (0-based) emulated by the
+    frozen layers ``start..stop−1``; it is called O(L̄·L²) times. Returns (sizes, required uniform rank): the
+    smallest R for which some partition makes the Theorem 3 construction exact.
+    """
+    L, Lbar = check_depths(depth, target_depth)
+
+    @lru_cache(maxsize=None)
+    def best(i: int, start: int) -> tuple[int, tuple[int, ...]]:
+        # target layers i..L̄−1 emulated by frozen layers start..L−1
+        if i == Lbar - 1:
+            n = L - start
+            return math.ceil(block_rank(i, start, L) / n), (n,)
+        options = []
+        for stop in range(start + 1, L - (Lbar - 1 - i) + 1):
+            n = stop - start
+            head = math.ceil(block_rank(i, start, stop) / n)
+            tail, sizes = best(i + 1, stop)
+            options.append((max(head, tail), (n,) + sizes))
+        return min(options)
+
+    cost, sizes = best(0, 0)
+    return sizes, cost
