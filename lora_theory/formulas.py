@@ -18,6 +18,8 @@ __all__ = [
     "LEMMA1_THRESHOLD", "LEMMA1_ERROR_INDEX", "LEMMA1_SPECTRAL_ERROR", "LEMMA1_FROBENIUS_ERROR",
     "HETERO_TOTAL_RANK", "HETERO_EXACT", "HETERO_SPECTRAL_ERROR", "LINEAR_PARAMETER_COUNT",
     "evaluate_integer", "sigma_from", "evaluate_error", "with_layer_ranks",
+    "Lbar", "R_max", "r_i", "n_i", "M_EXPR", "THEOREM3_THRESHOLD", "COROLLARY4_THRESHOLD", "GENERAL_THRESHOLD",
+    "ONE_LAYER_THRESHOLD", "FNN_PARAMETER_COUNT", "general_threshold",
 ]
 
 D = sp.Symbol("D", integer=True, positive=True)  # width
@@ -75,3 +77,32 @@ def with_layer_ranks(expr: sp.Basic, ranks: tuple[int, ...]) -> sp.Basic:
     """Substitute L = len(ranks) and R_l = ranks[l-1] into an expression over the per-layer ranks R_l."""
     expanded = sp.sympify(expr).subs(L, len(ranks)).doit()
     return expanded.subs({R_l[j + 1]: int(r) for j, r in enumerate(ranks)})
+
+
+# --- ReLU FNN (claims theorem3, corollary4, general_partition, one_layer_fnn) --------------------------------------
+
+Lbar = sp.Symbol("Lbar", integer=True, positive=True)  # target depth L̄
+R_max = sp.Symbol("R_Emax", integer=True, nonnegative=True)  # max_i rank(E_i), E_i = W̄_i − ∏_{P_i} W
+r_i = sp.IndexedBase("r", integer=True, nonnegative=True)  # rank(E_i) for a given partition
+n_i = sp.IndexedBase("n", integer=True, positive=True)  # block sizes |P_i|
+max_i = sp.Function("max_i")  # display-only: maximum over the blocks i = 1..L̄
+
+#: layers per block of the uniform partition, M = ⌊L/L̄⌋ (a floor, not a ratio)
+M_EXPR = sp.floor(L / Lbar)
+#: theorem3 — uniform partition: R ≥ ⌈max_i rank(E_i) / M⌉
+THEOREM3_THRESHOLD = sp.ceiling(R_max / M_EXPR)
+#: corollary4 — random weights: rank(E_i) = D almost surely, so R ≥ ⌈D / ⌊L/L̄⌋⌉
+COROLLARY4_THRESHOLD = sp.ceiling(D / M_EXPR)
+#: general_partition — R ≥ max_i ⌈rank(E_i) / |P_i|⌉ (display form; see general_threshold for a concrete L̄)
+GENERAL_THRESHOLD = max_i(sp.ceiling(r_i[i] / n_i[i]))
+#: one_layer_fnn — realised weight ∏W + LR_{min(RL, R_E)}(E), exact iff R ≥ ⌈R_E/L⌉
+ONE_LAYER_THRESHOLD = LEMMA1_THRESHOLD
+#: trainable scalars of an FNN with LoRA rank R and tuned biases (SPEC §3.5)
+FNN_PARAMETER_COUNT = 2 * R * D * L + D * L
+
+
+def general_threshold(ranks: tuple[int, ...], sizes: tuple[int, ...]) -> int:
+    """max_i ⌈ranks[i]/sizes[i]⌉, evaluated through sympy (the concrete form of GENERAL_THRESHOLD)."""
+    expr = sp.Max(*[sp.ceiling(r_i[j + 1] / n_i[j + 1]) for j in range(len(ranks))])
+    values = {r_i[j + 1]: int(k) for j, k in enumerate(ranks)} | {n_i[j + 1]: int(n) for j, n in enumerate(sizes)}
+    return evaluate_integer(expr, values)

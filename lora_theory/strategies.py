@@ -190,7 +190,7 @@ def build_fnn_instance(width: int, depth: int, target_depth: int, block_ranks: t
                        radius: float = 3.0, seed: int = 0, dtype: torch.dtype = torch.float64) -> FNNInstance:
     """Frozen layers with κ(W_l) = κ^{1/L}; target layer i = ∏_{P_i}W + (rank-k_i change with σ_1 = ratio·bound on
     σ_min(∏_{P_i}W), so Assumption 1 holds by construction) when ``block_ranks[i] = k_i``, or an independent
-    matrix with singular values in [κ^{-1/2}, κ^{1/2}] when it is ``None`` (default: all ``None``). Biases are
+    matrix with continuous random singular values in [0.5/√κ, 2√κ] when it is ``None`` (default: all ``None``). Biases are
     uniform in ±bias_scale; the domain is the ball of ``radius`` or the box [−ρ/√D, ρ/√D]^D (same norm bound)."""
     from .domains import Ball, Box
     from .models import ReLUFNN
@@ -217,8 +217,10 @@ def build_fnn_instance(width: int, depth: int, target_depth: int, block_ranks: t
     t_weights, t_biases = [], []
     for i, layers in enumerate(block_ranges(sizes)):
         k = ranks[i]
-        if k is None:
-            t_weights.append(conditioned(kappa))
+        if k is None:  # generic: continuous singular values in [0.5/√κ, 2√κ] (no pinned values, even at D = 1)
+            sv = 0.5 * kappa ** -0.5 + (2 * kappa ** 0.5 - 0.5 * kappa ** -0.5) * torch.rand(D, generator=gen,
+                                                                                              dtype=dtype)
+            t_weights.append(matrix_with_singular_values(torch.sort(sv, descending=True).values, gen, dtype=dtype))
         else:
             P = chain_product([weights[l] for l in layers])
             smin_bound = layer_kappa ** (-0.5 * len(layers))

@@ -1,0 +1,58 @@
+"""Block discrepancies E_i = W̄_i − ∏_{l∈P_i} W_l of an FNN pair, and the partition search over them.
+
+Ranks are relative numerical ranks (SPEC §8.3): σ > τ·max(‖W̄_i‖₂, ‖∏_{P_i}W‖₂).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+from .models import ReLUFNN
+from .numerics import RANK_TAU, chain_product, numerical_rank, singular_values
+from .partition import block_ranges, check_depths, optimal_partition, uniform_partition, validate_partition
+
+__all__ = ["BlockDiscrepancy", "block_discrepancy", "block_discrepancies", "best_partition"]
+
+
+@dataclass(frozen=True, eq=False)
+class BlockDiscrepancy:
+    """E_i for one block: the product it replaces, its singular values and its numerical rank."""
+
+    product: torch.Tensor
+    discrepancy: torch.Tensor
+    singular_values: torch.Tensor
+    rank: int
+    scale: float
+
+
+def block_discrepancy(frozen: ReLUFNN, target: ReLUFNN, i: int, layers: range,
+                      tau: float = RANK_TAU) -> BlockDiscrepancy:
+    """E_i for target layer i (0-based) emulated by the frozen layers ``layers``."""
+    P = chain_product([frozen.weights[l] for l in layers])
+    E = target.weights[i] - P
+    s = singular_values(E)
+    scale = max(float(singular_values(target.weights[i])[0]), float(singular_values(P)[0]))
+    return BlockDiscrepancy(P, E, s, numerical_rank(s=s, scale=scale, tau=tau), scale)
+
+
+def block_discrepancies(frozen: ReLUFNN, target: ReLUFNN, partition: Sequence[int] | None = None,
+                        tau: float = RANK_TAU) -> list[BlockDiscrepancy]:
+    """E_1..E_L̄ for a partition (default: uniform)."""
+    L, Lbar = check_depths(frozen.depth, target.depth)
+    sizes = uniform_partition(L, Lbar) if partition is None else validate_partition(partition, L, Lbar)
+    return [block_discrepancy(frozen, target, i, layers, tau) for i, layers in enumerate(block_ranges(sizes))]
+
+
+def best_partition(frozen: ReLUFNN, target: ReLUFNN, tau: float = RANK_TAU) -> tuple[tuple[int, ...], int]:
+    """The consecutive partition minimising max_i ⌈rank(E_i)/|P_i|⌉ and that minimal rank (dynamic programming)."""
+    L, Lbar = check_depths(frozen.depth, target.depth)
+
+    @lru_cache(maxsize=None)
+    def rank(i: int, start: int, stop: int) -> int:
+        return block_discrepancy(frozen, target, i, range(start, stop), tau).rank
+
+    return optimal_partition(rank, L, Lbar)

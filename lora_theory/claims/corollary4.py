@@ -1,0 +1,15 @@
+"""Claim ``corollary4`` — arXiv 2310.17513 v3, Corollary 4 (random FNNs; numbering not yet confirmed)."""
+
+from __future__ import annotations
+
+from .. import formulas as F
+from . import Claim, register
+
+COROLLARY4 = register(Claim(
+    id="corollary4",
+    reference="arXiv 2310.17513 v3, Corollary 4",
+    statement="random frozen and target FNNs (continuous entries): R ≥ ⌈D/⌊L/L̄⌋⌉ makes the construction exact "
+              "almost surely; below it the construction is not exact (no impossibility is claimed for FNNs)",
+    status="numbering not yet confirmed against the paper's PDF; confirmed numerically on conditioned draws",
+    formulas={"threshold": F.COROLLARY4_THRESHOLD},
+))

@@ -1,0 +1,102 @@
+"""The FNN gate can fail: broken variants of the Theorem 3 construction or its formula make the properties fail.
+
+Mutants (injected with monkeypatch, no file edited): the registry threshold one too low; biases calibrated on a
+sample of inputs instead of the domain; the last-bias correction dropped; offsets from the wrong norm (too small).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import sympy as sp
+import torch
+from hypothesis import Phase, settings
+
+from lora_theory import formulas as F
+from lora_theory.claims import get_claim
+from lora_theory.constructions import fnn as fnn_mod
+from lora_theory.random_matrices import generator
+
+from ._load import load_property_module
+
+
+@pytest.fixture
+def theorem3():
+    return load_property_module("theorem3")
+
+
+def _quick(prop):
+    return settings(settings.default, phases=(Phase.explicit, Phase.reuse, Phase.generate), database=None)(prop)
+
+
+def _messages(exc: BaseException) -> list[str]:
+    subs = getattr(exc, "exceptions", None)
+    return [m for e in subs for m in _messages(e)] if subs else [str(exc)]
+
+
+def _fails(prop) -> str:
+    with pytest.raises(Exception) as info:
+        _quick(prop)()
+    return "\n".join(_messages(info.value))
+
+
+def _rebias(c, new_biases):
+    return dataclasses.replace(c, biases=tuple(new_biases))
+
+
+def _sample_calibrated(frozen, target, rank, domain, **kw):
+    """Offsets = 2 × the most negative pre-activation over 64 points drawn from N(0, I/D) (the reference code's
+    scheme, scaled down): exact near the sample, not on the domain's boundary."""
+    c = fnn_mod.construct_fnn(frozen, target, rank, domain, **kw)
+    weights = [p.merge(W) for p, W in zip(c.adapters, frozen.weights)]
+    biases = list(c.biases)
+    z = torch.randn(64, frozen.width, generator=generator(0), dtype=torch.float64) / frozen.width ** 0.5
+    for b in c.blocks:
+        layers = list(b.layers)
+        carried = torch.zeros(frozen.width, dtype=torch.float64)
+        for l in layers[:-1]:
+            h = z @ weights[l].T
+            off = 2.0 * max(float(-h.min()), 0.0)
+            biases[l] = torch.full_like(biases[l], off)
+            carried = weights[l] @ carried + off
+            z = torch.relu(h + off)
+        biases[layers[-1]] = target.biases[b.index] - weights[layers[-1]] @ carried
+        z = torch.relu(z @ weights[layers[-1]].T + biases[layers[-1]])
+    return _rebias(c, biases)
+
+
+def _no_last_bias_correction(frozen, target, rank, domain, **kw):
+    c = fnn_mod.construct_fnn(frozen, target, rank, domain, **kw)
+    biases = list(c.biases)
+    for b in c.blocks:
+        biases[b.layers[-1]] = target.biases[b.index].clone()
+    return _rebias(c, biases)
+
+
+def test_unmutated_theorem3_passes(theorem3):
+    _quick(theorem3.test_theorem3_exact)()
+
+
+def test_threshold_minus_one_is_caught(monkeypatch, theorem3):
+    claim = get_claim("theorem3")
+    monkeypatch.setitem(claim.formulas, "threshold", sp.Max(F.THEOREM3_THRESHOLD - 1, 1))
+    assert "theorem3.exact" in _fails(theorem3.test_theorem3_exact)
+
+
+def test_sample_calibrated_biases_are_caught(monkeypatch, theorem3):
+    monkeypatch.setattr(theorem3, "construct_fnn", _sample_calibrated)
+    assert "theorem3.exact" in _fails(theorem3.test_theorem3_exact)
+
+
+def test_dropped_last_bias_correction_is_caught(monkeypatch, theorem3):
+    monkeypatch.setattr(theorem3, "construct_fnn", _no_last_bias_correction)
+    assert "theorem3.exact" in _fails(theorem3.test_theorem3_exact)
+
+
+def test_too_small_offsets_are_caught(monkeypatch, theorem3):
+    """Offsets from an input bound 10× too small (e.g. a wrong norm) clip pre-activations on the domain."""
+    for cls in fnn_mod.Domain.__subclasses__():  # Ball, Box: the construction reads domain.norm_bound()
+        monkeypatch.setattr(cls, "norm_bound", (lambda orig: (lambda self: 0.1 * orig(self)))(cls.norm_bound))
+    message = _fails(theorem3.test_theorem3_biases_safe) + _fails(theorem3.test_theorem3_exact)
+    assert "theorem3.biases_safe" in message and "theorem3.exact" in message
