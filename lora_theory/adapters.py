@@ -7,6 +7,7 @@ inputs costs O(r·D) per input, not O(D²).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -91,7 +92,11 @@ class LoRAPair:
         return (x @ self.A.T) @ self.B.T
 
     def norm_bound(self) -> float:
-        """‖B‖₂·‖A‖₂ ≥ ‖ΔW‖₂ (cheap: both factors are thin)."""
+        """‖B‖₂·‖A‖₂ ≥ ‖ΔW‖₂ (cheap: both factors are thin; computed once per pair)."""
+        return self._norm_bound
+
+    @functools.cached_property
+    def _norm_bound(self) -> float:
         return spectral_norm(self.B) * spectral_norm(self.A) if self.rank else 0.0
 
     def numerical_rank(self, tau: float = 1e-9) -> int:

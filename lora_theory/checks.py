@@ -24,7 +24,7 @@ from hypothesis.control import currently_in_test_context
 from .tolerance import Tolerance
 
 __all__ = ["ClaimRecord", "recording", "current_record", "Example", "regime", "check_close", "check_exact",
-           "check_not_exact", "check_at_least", "check_at_most"]
+           "check_not_exact", "check_at_least", "check_at_most", "check_below", "check_above", "check_strictly_below"]
 
 
 @dataclass
@@ -146,3 +146,28 @@ def check_at_most(ex: Example, name: str, seen: int | float, bound: int | float,
     _record(0.0 if seen <= bound else math.inf)
     if not seen <= bound:
         raise AssertionError(f"{ex.claim}.{name}: {what} is {seen}, above the bound {bound}; {ex.where()}")
+
+
+def check_below(ex: Example, name: str, seen: float, bound: float, tol: Tolerance, what: str) -> None:
+    """seen ≤ bound + tol (an upper bound a theorem asserts; tol is the rounding of the computed ``seen``)."""
+    excess = seen - bound
+    margin = _margin(max(excess, 0.0), tol.value)
+    _record(margin)
+    if not excess <= tol.value:
+        raise AssertionError(f"{ex.claim}.{name}: {what} {seen:.6e} exceeds the bound {bound:.6e} by {excess:.3e} "
+                             f"({margin:.3g}× the tolerance {tol}); {ex.where()}")
+
+
+def check_above(ex: Example, name: str, seen: float, bound: float, tol: Tolerance, what: str) -> None:
+    """seen > bound + tol: a violation that rounding cannot explain (e.g. a documented failure of a printed bound)."""
+    if not seen - bound > tol.value:
+        raise AssertionError(f"{ex.claim}.{name}: {what} {seen:.6e} was expected to exceed the bound {bound:.6e} by "
+                             f"more than the tolerance {tol}, but the difference is {seen - bound:.3e}; {ex.where()}")
+
+
+def check_strictly_below(ex: Example, name: str, seen: float, bound: float, tol: Tolerance, what: str) -> None:
+    """seen < bound − tol: strictly below, by more than rounding."""
+    if not bound - seen > tol.value:
+        raise AssertionError(f"{ex.claim}.{name}: {what} {seen:.6e} was expected to stay below the bound "
+                             f"{bound:.6e} by more than the tolerance {tol}, but the difference is "
+                             f"{bound - seen:.3e}; {ex.where()}")

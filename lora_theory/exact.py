@@ -28,8 +28,16 @@ from .validation import check_layer_ranks
 __all__ = ["LinearCertificate", "as_rational_matrix", "certify_linear", "build_integer_instance"]
 
 
+def _flatten(x: object) -> list:
+    if isinstance(x, (list, tuple)):
+        return [v for item in x for v in _flatten(item)]
+    return [x]
+
+
 def as_rational_matrix(x: object, name: str) -> sp.Matrix:
     """A square sympy Matrix of Rationals from nested lists / a sympy Matrix of ints, Fractions or Rationals."""
+    if any(isinstance(v, bool) for v in _flatten(x)):
+        raise DTypeError(f"{name} has a boolean entry: exact certificates need integer or rational entries")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # sympy deprecation warnings on ragged/nested input mean "not a matrix"

@@ -51,7 +51,7 @@ LINEAR_PARAMETER_COUNT = 2 * R * D * L
 
 def evaluate_integer(expr: sp.Basic, values: Mapping[sp.Symbol, int]) -> int:
     """Substitute integer values and return the (integer) result; raises if the result is not an integer."""
-    out = sp.sympify(expr).subs(dict(values))
+    out = sp.sympify(expr).xreplace({k: sp.Integer(v) for k, v in dict(values).items()})  # ~100× faster than subs
     if not out.is_Integer:
         raise ValueError(f"{expr} with {dict(values)} did not evaluate to an integer: {out}")
     return int(out)

@@ -15,7 +15,7 @@ from functools import lru_cache
 from .errors import DepthError, PartitionError
 
 __all__ = ["uniform_partition", "validate_partition", "block_ranges", "compositions", "optimal_partition",
-           "check_depths"]
+           "check_depths", "block_ranks"]
 
 
 def check_depths(depth: object, target_depth: object) -> tuple[int, int]:
@@ -93,3 +93,12 @@ def optimal_partition(block_rank: Callable[[int, int, int], int], depth: int,
 
     cost, sizes = best(0, 0)
     return sizes, cost
+
+
+def block_ranks(rank: int, size: int, used: int) -> list[int]:
+    """Per-layer ranks inside a block of ``size`` layers: R on the first ``used`` layers, 0 on the rest.
+
+    Theorems 3 and 5 spend rank R on the first M = ⌊L/L̄⌋ layers of each uniform block (``used = M``), so block i
+    realises ∏W + LR_{RM}(E_i); a given partition or ``use_remainder_layers`` spends it on all of them.
+    """
+    return [rank] * min(used, size) + [0] * max(size - used, 0)

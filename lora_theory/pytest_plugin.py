@@ -114,10 +114,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--claims-json {path!r}: its folder does not exist")
     for claim in all_claims():
         config.addinivalue_line("markers", f"{claim.id}: {claim.reference} — {claim.statement}")
-    if hasattr(config, "workerinput"):
-        import torch
-        torch.set_num_threads(1)
-    else:  # the controller (or the only process) aggregates the reports
+    import torch
+    torch.set_num_threads(1)  # the properties use small matrices: threads only add overhead (and -n workers compete)
+    if not hasattr(config, "workerinput"):  # the controller (or the only process) aggregates the reports
         config.pluginmanager.register(ClaimTable(config), "lora-theory-claims-table")
 
 

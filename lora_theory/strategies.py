@@ -16,6 +16,7 @@ Conditioning is fixed by construction (no filtering):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from hypothesis import strategies as st
@@ -23,9 +24,13 @@ from hypothesis import strategies as st
 from .numerics import chain_product
 from .random_matrices import generator, haar_orthogonal, low_rank_matrix, matrix_with_singular_values
 
+if TYPE_CHECKING:  # imported lazily below to keep module import light
+    from .domains import Domain
+    from .models import ReLUFNN
+
 __all__ = ["LinearInstance", "LinearCase", "build_linear_instance", "build_singular_prefix_instance", "seeds",
-           "linear_instances", "lemma1_cases",
-           "per_layer_ranks"]
+           "linear_instances", "lemma1_cases", "per_layer_ranks", "FNNInstance", "build_fnn_instance",
+           "fnn_instances"]
 
 #: bounds on κ(∏W), by construction (SPEC §8.2: κ ≤ 1e2 by default). Larger κ is certifiable in float64, but the
 #: smallest "not exact" error the generator can produce relative to the operands is floor·ratio/κ, and the

@@ -6,7 +6,6 @@ the rank it reports."""
 from __future__ import annotations
 
 import pytest
-import torch
 from hypothesis import example, given
 
 from lora_theory import formulas as F
@@ -14,10 +13,7 @@ from lora_theory.blocks import best_partition, block_discrepancies
 from lora_theory.checks import Example, check_exact, check_not_exact, regime
 from lora_theory.constructions.fnn import construct_fnn
 from lora_theory.fnn_checks import block_map_residual, domain_points
-from lora_theory.models import ReLUFNN
-from lora_theory.numerics import chain_product
 from lora_theory.partition import compositions
-from lora_theory.random_matrices import generator, low_rank_matrix
 from lora_theory.strategies import build_fnn_instance, fnn_instances
 
 pytestmark = pytest.mark.general_partition

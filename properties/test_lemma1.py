@@ -12,7 +12,7 @@ from hypothesis import example, given, target
 from hypothesis import strategies as st
 
 from lora_theory import formulas as F
-from lora_theory.adapters import LoRAPair, adapted_product
+from lora_theory.adapters import adapted_product
 from lora_theory.adversaries import adam_adapters, random_adapters
 from lora_theory.checks import (Example, check_at_least, check_at_most, check_close, check_exact, check_not_exact,
                                  regime)
@@ -180,7 +180,7 @@ def test_lemma1_exact_certificate(D, L, k, R, seed):
 def test_lemma1_resolution(case, sign, seed):
     """The exactness check rejects an adaptation that misses its target by 1e-8 relative (rank one): a check whose
     tolerance is loose enough to accept that could not tell a wrong construction from rounding."""
-    inst, R = case.instance, case.ranks[0]
+    inst = case.instance
     c = construct_linear(inst.weights, inst.target, [inst.width] * inst.depth)
     tol = c.tolerance()
     g = torch.Generator().manual_seed(seed)

@@ -17,7 +17,8 @@ from lora_theory.checks import Example, check_exact, check_not_exact, regime
 from lora_theory.claims import get_claim
 from lora_theory.constructions.fnn import construct_fnn
 from lora_theory.domains import Ball
-from lora_theory.errors import DomainError
+from lora_theory.errors import DomainError, SingularityError
+from lora_theory.exact_fnn import certify_theorem3_example
 from lora_theory.fnn_checks import block_map_residual, domain_points, linearised_preactivation_minimum
 from lora_theory.models import ReLUFNN
 from lora_theory.numerics import unit_roundoff
@@ -126,6 +127,22 @@ def test_theorem3_sample_bias_counterexample():
     check_exact(ex, "sample_bias_counterexample", safe_err, tol, "domain-safe biases on 5·N(0, I) inputs")
     assert sample_err > 1e6 * tol.value, (f"{CLAIM}.sample_bias_counterexample: the sample-calibrated variant "
                                            f"stayed exact off-sample (error {sample_err:.3e}); {ex.where()}")
+
+
+@given(seed=st.integers(0, 2**32 - 1), D=st.integers(1, 3), L=st.integers(1, 3), data=st.data())
+@example(seed=0, D=2, L=3, data=None).via("L̄ = 2 with a remainder block")
+def test_theorem3_exact_certificate(seed, D, L, data):
+    """In rational arithmetic on a box (∞-norm offsets keep everything rational): block products equal W̄_i, the
+    offsets cancel exactly, the linear regime holds, and f == f̄ at every vertex — equality, not tolerance."""
+    Lbar = 2 if data is None else data.draw(st.integers(1, L), label="target depth L̄")
+    ex = Example(CLAIM, f"certify_theorem3_example({seed}, {D}, {L}, {Lbar})")
+    try:
+        cert = certify_theorem3_example(seed, D, L, Lbar)
+    except SingularityError:
+        regime("exactly singular prefix (hypothesis fails)")
+        return
+    assert cert.equal, f"{CLAIM}.exact_certificate: {cert.summary()}; {ex.where()}"
+    regime(f"{cert.vertex_checks} vertices checked exactly")
 
 
 def test_theorem3_outside_domain_is_refused():

@@ -36,8 +36,8 @@ from ..adapters import LoRAPair
 from ..domains import Domain
 from ..errors import AssumptionViolated, DomainError, ShapeError, SingularityError
 from ..models import ReLUFNN
-from ..numerics import spectral_norm, unit_roundoff
-from ..partition import block_ranges, check_depths, uniform_partition, validate_partition
+from ..numerics import unit_roundoff
+from ..partition import block_ranges, block_ranks, check_depths, uniform_partition, validate_partition
 from ..tolerance import BlockErrorTerms, Tolerance, fnn_tolerance
 from ..validation import check_rank, check_same_dtype
 from .linear import LinearConstruction, construct_linear
@@ -104,11 +104,6 @@ class FNNConstruction:
         """‖f(x) − f̄(x)‖₂ per row of ``x``; raises DomainError for inputs outside the declared domain."""
         x = self.domain.check_inputs(x)
         return torch.linalg.vector_norm(self.adapted()(x) - self.target(x), dim=1)
-
-
-def block_ranks(rank: int, size: int, used: int) -> list[int]:
-    """Rank R on the first ``used`` layers of a block of ``size`` layers, 0 on the rest."""
-    return [rank] * min(used, size) + [0] * max(size - used, 0)
 
 
 def construct_fnn(frozen: ReLUFNN, target: ReLUFNN, rank: int, domain: Domain, *,

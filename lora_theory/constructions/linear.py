@@ -78,13 +78,19 @@ class LinearConstruction:
         """∏W̃ − W̄."""
         return self.adapted_product() - self.target
 
+    def _numerical_singular_values(self) -> torch.Tensor:
+        """σ_i(E) with the values past the numerical rank (rounding noise) set to 0."""
+        s = self.discrepancy_singular_values.clone()
+        s[self.discrepancy_rank:] = 0.0
+        return s
+
     def predicted_error(self) -> float:
-        """σ_{k+1}(E), the optimal spectral error (0 once k ≥ rank E)."""
-        return sigma(self.discrepancy_singular_values, self.total_rank + 1)
+        """σ_{k+1}(E), the optimal spectral error (exactly 0 once k ≥ rank E)."""
+        return sigma(self._numerical_singular_values(), self.total_rank + 1)
 
     def predicted_frobenius_error(self) -> float:
-        """(Σ_{i>k} σ_i(E)²)^{1/2}, the optimal Frobenius error."""
-        return tail_energy(self.discrepancy_singular_values, self.total_rank)
+        """(Σ_{i>k} σ_i(E)²)^{1/2}, the optimal Frobenius error (exactly 0 once k ≥ rank E)."""
+        return tail_energy(self._numerical_singular_values(), self.total_rank)
 
     def is_exact_in_theory(self) -> bool:
         """k ≥ rank E (numerical rank of E relative to the operands)."""

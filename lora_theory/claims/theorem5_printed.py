@@ -1,0 +1,25 @@
+"""Claim ``theorem5_printed`` — arXiv 2310.17513 v3, Theorem 5, the printed bound (a) as reconstructed in SPEC
+§6.9, kept apart from ``theorem5`` because the paper's construction is known to exceed it on an adversarial
+instance (see :func:`lora_theory.bounds_fnn.theorem5_bound_printed`)."""
+
+from __future__ import annotations
+
+from .. import bounds_fnn as B
+from . import Claim, register
+
+THEOREM5_PRINTED = register(Claim(
+    id="theorem5_printed",
+    reference="arXiv 2310.17513 v3, Theorem 5 (printed constant β)",
+    statement="the printed bound β·Σ_i max_k(‖W̄_k‖_F + ε_k)^{L̄−i}·ε_i with "
+              "β = max_i(√‖Σ‖_F∏_{j≤i}‖W̄_j‖_F + Σ_{j≤i}∏_{k=j+1}^{i−1}‖W̄_k‖_F‖b̄_j‖₂) ∨ √‖Σ‖_F, as reconstructed "
+              "in SPEC; the construction exceeds it on the adversarial instance (D=64, W_1=−I, R=1: error ≈ 5.5 > "
+              "2.86); this does not refute the existential claim (a zero-output adapter does better). On typical "
+              "random draws the construction stays below it",
+    status="not yet confirmed against the paper's PDF (inner upper index i−1 and the √‖Σ‖_F of the final ∨ are "
+           "uncertain); known to fail for the construction on the adversarial generator (the step "
+           "E‖x‖ ≤ √‖Σ‖_F is false; Jensen gives √tr Σ)",
+    formulas={
+        "epsilon": B.EPSILON_DEF,
+        "bound_printed_Lbar2": B.bound_expr("printed", 2),
+    },
+))
