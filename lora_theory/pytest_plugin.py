@@ -80,14 +80,16 @@ def format_claims_table(rows: list[dict]) -> str:
         sep = "—" if r["separation"] is None else f"{r['separation']:.1e}"
         if r["separation"] is not None and not r["separation_ok"]:
             sep += " (<1e6!)"
+        margin = f"{r['worst_margin']:.2e}" if r["checks"] else "—"  # no tolerance-based check recorded
         lines.append(f"{r['claim']:<18} {r['result']:<8} {r['tests']:>5} {r['examples']:>8} "
-                     f"{r['worst_margin']:>12.2e} {sep:>14}  {r['reference']}")
+                     f"{margin:>12} {sep:>14}  {r['reference']}")
         lines.append(f"{'':<18} {r['statement']}")
     seps = [r["separation"] for r in rows if r["separation"] is not None]
     if seps:
         lines.append(f"separation ratio of the run (smallest 'not exact' error / largest 'exact' tolerance): "
                      f"{min(seps):.2e} (required ≥ {SEPARATION_REQUIRED:.0e})")
-    lines.append("worst margin = max residual/tolerance over all checks (≤ 1 passes)")
+    lines.append("worst margin = max residual/tolerance over all tolerance-based checks (≤ 1 passes; — = none: the "
+                 "claim's checks are exact or symbolic)")
     return "\n".join(lines)
 
 
