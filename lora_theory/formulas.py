@@ -20,6 +20,8 @@ __all__ = [
     "evaluate_integer", "sigma_from", "evaluate_error", "with_layer_ranks",
     "Lbar", "R_max", "r_i", "n_i", "M_EXPR", "THEOREM3_THRESHOLD", "COROLLARY4_THRESHOLD", "GENERAL_THRESHOLD",
     "ONE_LAYER_THRESHOLD", "FNN_PARAMETER_COUNT", "general_threshold",
+    "H", "G_i", "G_max", "THEOREM7_THRESHOLD", "THEOREM7_THRESHOLD_DISPLAY", "THEOREM7_WORST_CASE",
+    "TFN_PARAMETER_COUNT", "theorem7_threshold",
 ]
 
 D = sp.Symbol("D", integer=True, positive=True)  # width
@@ -106,3 +108,24 @@ def general_threshold(ranks: tuple[int, ...], sizes: tuple[int, ...]) -> int:
     expr = sp.Max(*[sp.ceiling(r_i[j + 1] / n_i[j + 1]) for j in range(len(ranks))])
     values = {r_i[j + 1]: int(k) for j, k in enumerate(ranks)} | {n_i[j + 1]: int(n) for j, n in enumerate(sizes)}
     return evaluate_integer(expr, values)
+
+
+# --- Transformer (claims theorem7, theorem7_scope, tfn_gap) --------------------------------------------------------
+
+H = sp.Symbol("H", integer=True, positive=True)  # heads
+G_i = sp.IndexedBase("G", integer=True, nonnegative=True)  # rank-based functionality gaps G_1..G_{L+1}
+G_max = sp.Symbol("G_max", integer=True, nonnegative=True)  # max_i G_i
+#: theorem7 — R ≥ max_i ⌈G_i/2⌉ (display form; each two-factor chain is exact iff 2R ≥ its discrepancy rank)
+THEOREM7_THRESHOLD_DISPLAY = max_i(sp.ceiling(G_i[i] / 2))
+#: theorem7 — the same threshold through the largest gap: ⌈G_max/2⌉ ≤ ⌈D/2⌉
+THEOREM7_THRESHOLD = sp.ceiling(G_max / 2)
+#: theorem7 — the worst case G_i = D
+THEOREM7_WORST_CASE = sp.ceiling(D / 2)
+#: theorem7_scope — adapter scalars 2RD(4HL + 2) + bias scalars 2DL (SPEC §3.5)
+TFN_PARAMETER_COUNT = 2 * R * D * (4 * H * L + 2) + 2 * D * L
+
+
+def theorem7_threshold(gaps: tuple[int, ...]) -> int:
+    """max_i ⌈G_i/2⌉ evaluated through sympy (the concrete form of THEOREM7_THRESHOLD_DISPLAY)."""
+    expr = sp.Max(*[sp.ceiling(G_i[j + 1] / 2) for j in range(len(gaps))])
+    return evaluate_integer(expr, {G_i[j + 1]: int(g) for j, g in enumerate(gaps)})

@@ -1,4 +1,5 @@
-"""Frozen and target models (SPEC §3): the linear chain f(x) = W_L ⋯ W_1 x and the ReLU FNN with biases.
+"""Frozen and target models (SPEC §3): the linear chain f(x) = W_L ⋯ W_1 x, the ReLU FNN with biases, and the
+transformer network TFN exactly as analysed (§3.4).
 
 Conventions: ``weights[0]`` is W_1, the first layer applied; ``product() = W_L ⋯ W_1``. Inputs are rows:
 ``chain(x)`` takes ``x: (n, D)`` (or ``(D,)``) and returns ``x @ (W_L⋯W_1)ᵀ``.
@@ -16,7 +17,7 @@ from .errors import DepthError, DTypeError, ShapeError
 from .numerics import chain_product
 from .validation import as_matrix, as_square_stack, check_same_dtype
 
-__all__ = ["LinearChain", "ReLUFNN"]
+__all__ = ["LinearChain", "ReLUFNN", "TFN", "TFNBlock", "HEAD_MATRICES", "column_softmax"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,3 +168,127 @@ class ReLUFNN:
         if not weights:
             raise DepthError("the Sequential holds no nn.Linear layer: an FNN needs depth L >= 1")
         return cls(tuple(weights), tuple(biases), final_relu)
+
+
+HEAD_MATRICES = ("WQ", "WK", "WV", "WO")
+
+
+@dataclass(frozen=True, eq=False)
+class TFNBlock:
+    """One transformer block as analysed (SPEC §3.4): H heads of D×D matrices W_Q, W_K, W_V, W_O, then the FFN
+    W_1 → ReLU → W_2 with biases b_1, b_2. No residual connection, no LayerNorm, no 1/√D scaling."""
+
+    WQ: tuple[torch.Tensor, ...]
+    WK: tuple[torch.Tensor, ...]
+    WV: tuple[torch.Tensor, ...]
+    WO: tuple[torch.Tensor, ...]
+    W1: torch.Tensor
+    b1: torch.Tensor
+    W2: torch.Tensor
+    b2: torch.Tensor
+
+    @property
+    def heads(self) -> int:
+        return len(self.WQ)
+
+
+def column_softmax(S: torch.Tensor) -> torch.Tensor:
+    """softmax over the key index i for every query column j: [softmax(S)]_ij = e^{S_ij}/Σ_i' e^{S_i'j} (max-shifted)."""
+    return torch.softmax(S, dim=-2)
+
+
+@dataclass(frozen=True, eq=False)
+class TFN:
+    """TFN_{L,D,H}: Z_0 = X ∈ R^{D×N} (columns are tokens); per block
+    Attn(Z) = Σ_h W_O^h W_V^h Z softmax((W_K^h Z)ᵀ(W_Q^h Z)), H = ReLU(W_1 Attn(Z) + b_1 1ᵀ), Z' = W_2 H + b_2 1ᵀ;
+    output f(X) = W_o Z_L (no bias). Inputs may carry leading batch dimensions: X of shape (..., D, N)."""
+
+    blocks: tuple[TFNBlock, ...]
+    Wo: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.blocks, Sequence) or len(self.blocks) == 0:
+            raise DepthError("a TFN needs at least one block (depth L >= 1)")
+        Wo = as_matrix(self.Wo, "Wo")
+        D = Wo.shape[0]
+        named: list[tuple[str, torch.Tensor]] = [("Wo", Wo)]
+        for l, blk in enumerate(self.blocks):
+            if not isinstance(blk, TFNBlock):
+                raise ShapeError(f"blocks[{l}] must be a TFNBlock; got {type(blk).__name__}")
+            H = len(blk.WQ)
+            if H == 0:
+                raise ShapeError(f"blocks[{l}] has H=0 heads: a TFN block needs at least one head")
+            for name in HEAD_MATRICES:
+                mats = getattr(blk, name)
+                if len(mats) != H:
+                    raise ShapeError(f"blocks[{l}].{name} has {len(mats)} heads but blocks[{l}].WQ has {H}")
+                for h, M in enumerate(mats):
+                    M = as_matrix(M, f"blocks[{l}].{name}[{h}]")
+                    if M.shape[0] != D:
+                        raise ShapeError(f"blocks[{l}].{name}[{h}] has shape {tuple(M.shape)} but Wo has shape "
+                                         f"({D}, {D}); every matrix must be D x D")
+                    named.append((f"blocks[{l}].{name}[{h}]", M))
+            for name in ("W1", "W2"):
+                M = as_matrix(getattr(blk, name), f"blocks[{l}].{name}")
+                if M.shape[0] != D:
+                    raise ShapeError(f"blocks[{l}].{name} has shape {tuple(M.shape)}; expected ({D}, {D})")
+                named.append((f"blocks[{l}].{name}", M))
+            for name in ("b1", "b2"):
+                b = getattr(blk, name)
+                if not isinstance(b, torch.Tensor) or b.ndim != 1 or b.shape[0] != D:
+                    shape = tuple(b.shape) if isinstance(b, torch.Tensor) else type(b).__name__
+                    raise ShapeError(f"blocks[{l}].{name} must have shape ({D},); got {shape}")
+                as_matrix(b[None, :], f"blocks[{l}].{name}", square=False)
+                named.append((f"blocks[{l}].{name}", b))
+            if H != len(self.blocks[0].WQ):
+                raise ShapeError(f"blocks[{l}] has {H} heads but blocks[0] has {len(self.blocks[0].WQ)}")
+        check_same_dtype(named)
+        object.__setattr__(self, "blocks", tuple(self.blocks))
+
+    @property
+    def depth(self) -> int:
+        return len(self.blocks)
+
+    @property
+    def width(self) -> int:
+        return int(self.Wo.shape[0])
+
+    @property
+    def heads(self) -> int:
+        return self.blocks[0].heads
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.Wo.dtype
+
+    def _check_input(self, X: torch.Tensor) -> torch.Tensor:
+        if not isinstance(X, torch.Tensor):
+            raise DTypeError(f"input X must be a torch.Tensor of shape (..., D, N); got {type(X).__name__}")
+        if X.ndim < 2 or X.shape[-2] != self.width:
+            raise ShapeError(f"input X must have shape (..., D, N) with D={self.width}; got {tuple(X.shape)}")
+        if X.shape[-1] == 0:
+            raise ShapeError(f"input X has sequence length N=0 (shape {tuple(X.shape)}); a sequence needs N >= 1")
+        check_same_dtype([("Wo", self.Wo), ("X", X)])
+        return X
+
+    def attention(self, l: int, Z: torch.Tensor) -> torch.Tensor:
+        """Attn_l(Z) = Σ_h W_O W_V Z softmax((W_K Z)ᵀ(W_Q Z)), column-wise softmax, no scaling."""
+        blk = self.blocks[l]
+        out = torch.zeros_like(Z)
+        for WQ, WK, WV, WO in zip(blk.WQ, blk.WK, blk.WV, blk.WO):
+            S = (WK @ Z).transpose(-1, -2) @ (WQ @ Z)
+            out = out + WO @ (WV @ Z) @ column_softmax(S)
+        return out
+
+    def hidden_states(self, X: torch.Tensor) -> list[torch.Tensor]:
+        """[Z_0 = X, Z_1, …, Z_L]."""
+        Z = self._check_input(X)
+        out = [Z]
+        for l, blk in enumerate(self.blocks):
+            Hh = torch.relu(blk.W1 @ self.attention(l, Z) + blk.b1[:, None])
+            Z = blk.W2 @ Hh + blk.b2[:, None]
+            out.append(Z)
+        return out
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        return self.Wo @ self.hidden_states(X)[-1]

@@ -26,11 +26,11 @@ from .random_matrices import generator, haar_orthogonal, low_rank_matrix, matrix
 
 if TYPE_CHECKING:  # imported lazily below to keep module import light
     from .domains import Domain
-    from .models import ReLUFNN
+    from .models import TFN, ReLUFNN
 
 __all__ = ["LinearInstance", "LinearCase", "build_linear_instance", "build_singular_prefix_instance", "seeds",
            "linear_instances", "lemma1_cases", "per_layer_ranks", "FNNInstance", "build_fnn_instance",
-           "fnn_instances"]
+           "fnn_instances", "TFNInstance", "build_tfn_instance", "tfn_instances"]
 
 #: bounds on κ(∏W), by construction (SPEC §8.2: κ ≤ 1e2 by default). Larger κ is certifiable in float64, but the
 #: smallest "not exact" error the generator can produce relative to the operands is floor·ratio/κ, and the
@@ -264,3 +264,86 @@ def fnn_instances(draw: st.DrawFn, *, max_width: int = 8, max_depth: int = 4, lo
     seed = draw(seeds(), label="seed")
     return build_fnn_instance(D, L, Lbar, ranks, partition=sizes, kappa=kappa, final_relu=final_relu,
                               domain=domain, seed=seed)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# TFN instances (claims theorem7, theorem7_scope, tfn_gap)
+# ---------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class TFNInstance:
+    """A frozen TFN and a same-size target. ``gap_rank`` is the designed perturbation rank k of a low-gap target
+    (every W_Q, W_K, W_V, W_O and W_o moved by a rank-k matrix, FFN weights kept, fresh biases: G = (2k, …, 2k, k)),
+    or ``None`` for an independent random target (G_i = D almost surely)."""
+
+    frozen: "TFN"
+    target: "TFN"
+    gap_rank: int | None
+    seed: int
+    args: str
+
+    def repro(self) -> str:
+        return f"build_tfn_instance({self.args})"
+
+
+def build_tfn_instance(width: int, depth: int, heads: int, gap_rank: int | None = None, *, kappa: float = 4.0,
+                       attention_scale: float = 1.0, ratio: float = 0.3, seed: int = 0,
+                       dtype: torch.dtype = torch.float64) -> TFNInstance:
+    """Every matrix is U·diag(s)·Vᵀ with s in [1/√κ, √κ] (so W_1, W_2, W_o and the K, O factors are invertible
+    with κ ≤ κ); attention matrices are scaled by ``attention_scale``/√D^{1/2} so scores stay moderate (SPEC §8.3:
+    no 1/√D in the model, so the generator keeps N(0, 1/D)-like magnitudes). Low-gap perturbations have
+    σ_1 = ratio·(1/√κ) so the two-factor prefixes stay non-singular by construction."""
+    from .models import TFN, TFNBlock
+
+    D, L, H = width, depth, heads
+    gen = generator(seed)
+    att = attention_scale / D ** 0.25
+
+    def cond(scale: float = 1.0) -> torch.Tensor:
+        u = torch.rand(D, generator=gen, dtype=dtype)
+        if D >= 2:
+            u[0], u[1] = 1.0, 0.0
+        s = torch.sort(kappa ** (u - 0.5), descending=True).values * scale
+        return matrix_with_singular_values(s, gen, dtype=dtype)
+
+    def bias() -> torch.Tensor:
+        return 0.5 * (2 * torch.rand(D, generator=gen, dtype=dtype) - 1)
+
+    def model() -> "TFN":
+        blocks = [TFNBlock(tuple(cond(att) for _ in range(H)), tuple(cond(att) for _ in range(H)),
+                           tuple(cond(att) for _ in range(H)), tuple(cond(att) for _ in range(H)),
+                           cond(), bias(), cond(), bias()) for _ in range(L)]
+        return TFN(tuple(blocks), cond())
+
+    frozen = model()
+    if gap_rank is None:
+        target = model()
+    else:
+        k = gap_rank
+
+        def moved(W: torch.Tensor, scale: float) -> torch.Tensor:
+            if k == 0:
+                return W.clone()
+            e = torch.full((k,), ratio * scale / kappa ** 0.5, dtype=dtype) * torch.linspace(1.0, 0.5, k, dtype=dtype)
+            return W + low_rank_matrix(D, e, gen, dtype=dtype)
+
+        blocks = [TFNBlock(tuple(moved(W, att) for W in b.WQ), tuple(moved(W, att) for W in b.WK),
+                           tuple(moved(W, att) for W in b.WV), tuple(moved(W, att) for W in b.WO),
+                           b.W1.clone(), bias(), b.W2.clone(), bias()) for b in frozen.blocks]
+        target = TFN(tuple(blocks), moved(frozen.Wo, 1.0))
+    args = (f"width={D}, depth={L}, heads={H}, gap_rank={gap_rank!r}, kappa={kappa!r}, "
+            f"attention_scale={attention_scale!r}, ratio={ratio!r}, seed={seed}")
+    return TFNInstance(frozen, target, gap_rank, int(seed), args)
+
+
+@st.composite
+def tfn_instances(draw: st.DrawFn, *, max_width: int = 6, max_depth: int = 2, max_heads: int = 2,
+                  low_gap: bool | None = None) -> TFNInstance:
+    """TFN pairs: D, L, H first, then random or low-gap targets, then a seed."""
+    D = draw(st.integers(1, max_width), label="width D")
+    L = draw(st.integers(1, max_depth), label="depth L")
+    H = draw(st.integers(1, max_heads), label="heads H")
+    lg = draw(st.booleans(), label="low-gap target") if low_gap is None else low_gap
+    k = draw(st.integers(0, max(D // 2, 0)), label="perturbation rank k") if lg else None
+    seed = draw(seeds(), label="seed")
+    return build_tfn_instance(D, L, H, k, seed=seed)

@@ -32,7 +32,7 @@ from ..numerics import (RANK_TAU, SINGULARITY_THRESHOLD, chain_product, numerica
 from ..tolerance import Tolerance, chain_tolerance, singularity_floor
 from ..validation import as_matrix, as_square_stack, check_layer_ranks, check_positive_float, check_same_dtype
 
-__all__ = ["SolveRecord", "LinearConstruction", "construct_linear"]
+__all__ = ["SolveRecord", "LinearConstruction", "construct_linear", "checked_solve"]
 
 
 @dataclass(frozen=True)
@@ -247,3 +247,14 @@ def construct_linear(weights: Sequence[torch.Tensor] | LinearChain, target: torc
         frozen=chain, target=target, ranks=ranks, adapters=tuple(adapters), discrepancy_singular_values=s,
         discrepancy_rank=rank_E, operand_scale=operand_scale, solves=tuple(solves), weight_norms=tuple(w_max),
         target_norm=target_norm)
+
+
+def checked_solve(M: torch.Tensor, rhs: torch.Tensor, where: str, needed_for: str,
+                  threshold: float = SINGULARITY_THRESHOLD) -> tuple[torch.Tensor, SolveRecord]:
+    """M⁻¹·rhs by an LU solve, after certifying M (σ_min/σ_max ≥ threshold and σ_min above its rounding floor);
+    raises SingularityError naming ``where`` otherwise. Returns the solution and the record (with κ(M))."""
+    u = unit_roundoff(M.dtype)
+    smax = float(singular_values(M)[0]) if M.numel() else 0.0
+    floor = singularity_floor(unit_roundoff=u, width=M.shape[0], n_factors=1, factor_norms=smax, sigma_max=smax)
+    rec = _checked(M, where, needed_for, smax, 1, threshold, floor, context=f"D={M.shape[0]}")
+    return torch.linalg.solve(M, rhs), rec

@@ -1,0 +1,43 @@
+"""Claim ``theorem7`` — arXiv 2310.17513 v3, Theorem 7 (transformer networks, same-size target)."""
+
+from __future__ import annotations
+
+from .. import formulas as F
+from ..errors import DomainError
+from . import Claim, ThresholdArgs, ThresholdSpec, register
+
+
+def _bind(args: ThresholdArgs) -> tuple[dict, list[str]]:
+    if args.width < 1 or args.depth < 1:
+        raise DomainError(f"--width and --depth must be >= 1; got {args.width} and {args.depth}")
+    if args.heads is not None and args.heads < 1:
+        raise DomainError(f"--heads must be >= 1; got {args.heads}")
+    if args.target_depth is not None and args.target_depth != args.depth:
+        raise DomainError(f"--target-depth {args.target_depth} ≠ --depth {args.depth}: Theorem 7 covers same-size "
+                          "targets only (the paper gives no result for shallower TFN targets)")
+    D = args.width
+    if args.discrepancy_rank is None:
+        g, why = D, f"G_max = D = {D} (gaps not given: worst case, G_i = D for random targets)"
+    else:
+        if not 0 <= args.discrepancy_rank <= D:
+            raise DomainError(f"--discrepancy-rank must be in 0..D={D}; got {args.discrepancy_rank}")
+        g, why = args.discrepancy_rank, f"G_max = {args.discrepancy_rank} (largest rank-based functionality gap)"
+    heads = "" if args.heads is None else f", H = {args.heads}"
+    return {F.G_max: g}, [why, f"L = {args.depth}{heads}: the threshold does not depend on L or H",
+                          "each head's score and value chains and the output chain are two-factor Lemma 1 chains, "
+                          "exact iff 2R ≥ their discrepancy rank"]
+
+
+THEOREM7 = register(Claim(
+    id="theorem7",
+    reference="arXiv 2310.17513 v3, Theorem 7",
+    statement="same-size TFN: rank-R adapters on W_Q, W_K, W_V, W_O (every head and block), W_2 of the last block "
+              "and W_o, with updated biases, make f(X) = f̄(X) for every X ∈ R^{D×N} and every N iff-for-the-"
+              "construction R ≥ max_i ⌈G_i/2⌉ (≤ ⌈D/2⌉)",
+    status="construction confirmed numerically and by an exact rational certificate; the non-singularity list is "
+           "not yet confirmed against the paper's PDF; the paper gives no error bound below the threshold and no "
+           "result for shallower targets, and none is invented here",
+    formulas={"threshold": F.THEOREM7_THRESHOLD, "threshold_by_block": F.THEOREM7_THRESHOLD_DISPLAY,
+              "worst_case": F.THEOREM7_WORST_CASE},
+    threshold=ThresholdSpec(model="tfn", formula=F.THEOREM7_THRESHOLD, bind=_bind),
+))

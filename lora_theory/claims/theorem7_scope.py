@@ -1,0 +1,16 @@
+"""Claim ``theorem7_scope`` — which matrices Theorem 7 adapts (arXiv 2310.17513 v3, Theorem 7; SPEC §3.4–3.5)."""
+
+from __future__ import annotations
+
+from .. import formulas as F
+from . import Claim, register
+
+THEOREM7_SCOPE = register(Claim(
+    id="theorem7_scope",
+    reference="arXiv 2310.17513 v3, Theorem 7 (adapted matrices)",
+    statement="the construction adapts only W_Q, W_K, W_V, W_O of every head and block, W_2 of the last block and "
+              "W_o (rank ≤ R each); W_1 (all blocks) and W_2 (earlier blocks) stay exactly frozen; trainable "
+              "scalars 2RD(4HL+2) + 2DL",
+    status="the allowed set follows SPEC §3.4; exact wording not yet confirmed against the paper's PDF",
+    formulas={"parameter_count": F.TFN_PARAMETER_COUNT},
+))
