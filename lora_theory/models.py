@@ -207,14 +207,21 @@ class TFN:
     Wo: torch.Tensor
 
     def __post_init__(self) -> None:
-        if not isinstance(self.blocks, Sequence) or len(self.blocks) == 0:
-            raise DepthError("a TFN needs at least one block (depth L >= 1)")
+        if not isinstance(self.blocks, Sequence):
+            raise ShapeError(f"blocks must be a sequence of TFNBlock (one per layer); got {type(self.blocks).__name__}"
+                             " — wrap a single TFNBlock in a tuple")
+        if len(self.blocks) == 0:
+            raise DepthError("a TFN needs at least one block (depth L >= 1); blocks is empty")
         Wo = as_matrix(self.Wo, "Wo")
         D = Wo.shape[0]
         named: list[tuple[str, torch.Tensor]] = [("Wo", Wo)]
         for l, blk in enumerate(self.blocks):
             if not isinstance(blk, TFNBlock):
                 raise ShapeError(f"blocks[{l}] must be a TFNBlock; got {type(blk).__name__}")
+            for name in HEAD_MATRICES:
+                if not isinstance(getattr(blk, name), Sequence):
+                    raise ShapeError(f"blocks[{l}].{name} must be a sequence of H (D, D) tensors, one per head; got "
+                                     f"{type(getattr(blk, name)).__name__}")
             H = len(blk.WQ)
             if H == 0:
                 raise ShapeError(f"blocks[{l}] has H=0 heads: a TFN block needs at least one head")
@@ -272,7 +279,10 @@ class TFN:
         return X
 
     def attention(self, l: int, Z: torch.Tensor) -> torch.Tensor:
-        """Attn_l(Z) = Σ_h W_O W_V Z softmax((W_K Z)ᵀ(W_Q Z)), column-wise softmax, no scaling."""
+        """Attn_l(Z) = Σ_h W_O W_V Z softmax((W_K Z)ᵀ(W_Q Z)), column-wise softmax, no scaling (l is 0-based)."""
+        if isinstance(l, bool) or not isinstance(l, int) or not 0 <= l < self.depth:
+            raise DepthError(f"block index l must be an integer in 0..{self.depth - 1} (L={self.depth}); got {l!r}")
+        Z = self._check_input(Z)
         blk = self.blocks[l]
         out = torch.zeros_like(Z)
         for WQ, WK, WV, WO in zip(blk.WQ, blk.WK, blk.WV, blk.WO):

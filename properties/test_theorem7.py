@@ -14,6 +14,7 @@ from lora_theory.checks import Example, check_below, check_exact, check_not_exac
 from lora_theory.claims import get_claim
 from lora_theory.constructions.tfn import construct_tfn, tfn_gaps
 from lora_theory.errors import SingularityError
+from lora_theory.exact_tfn import certify_theorem7_example
 from lora_theory.numerics import spectral_norm
 from lora_theory.random_matrices import generator
 from lora_theory.strategies import build_tfn_instance, seeds, tfn_instances
@@ -106,3 +107,21 @@ def test_theorem7_any_input(inst, x_seed, n_seq, log_scale):
     X = _inputs(inst.frozen.width, x_seed, n_seq, 10.0 ** log_scale)
     _check_function(ex, c, X, f"max token error on inputs of scale 1e{log_scale}")
     regime(f"input scale 1e{log_scale}")
+
+
+@given(seed=seeds(), D=st.integers(1, 4), L=st.integers(1, 2), H=st.integers(1, 2), k=st.one_of(st.none(),
+       st.integers(0, 2)))
+@example(seed=1, D=4, L=2, H=2, k=1).via("low gap k = 1, two blocks")
+def test_theorem7_exact_certificate(seed, D, L, H, k):
+    """In rational arithmetic: at the exact threshold every score identity (W̃_K)ᵀW̃_Q = CᵀW̄_KᵀW̄_Q C, value
+    identity W_1W̃_OW̃_V = W̄_1W̄_OW̄_V C, the output identities and the carried biases hold with equality, so the
+    softmax matrices — and the outputs — coincide for every input."""
+    k = None if k is None else min(k, D // 2)
+    ex = Example(CLAIM, f"certify_theorem7_example({seed}, {D}, {L}, {H}, {k})")
+    try:
+        cert = certify_theorem7_example(seed, D, L, H, k)
+    except SingularityError:  # the rref factorisation can hit an exactly singular prefix on tiny integers
+        regime("exactly singular chain prefix (hypothesis fails)")
+        return
+    assert cert.equal, f"{CLAIM}.exact_certificate: {cert.summary()}; {ex.where()}"
+    regime("random integer target" if k is None else f"low-gap integer target, k = {k}")

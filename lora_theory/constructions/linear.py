@@ -112,7 +112,8 @@ class LinearConstruction:
 
 def _checked(M: torch.Tensor, where: str, needed_for: str, factor_norms: float, n_factors: int,
              threshold: float, floor: float, context: str, smin_lower: float | None = None,
-             smax_upper: float | None = None) -> SolveRecord:
+             smax_upper: float | None = None, s: torch.Tensor | None = None,
+             claim: str = "Lemma 1") -> SolveRecord:
     """Certify that M is far enough from singular to solve with, and record its amplification.
 
     M is refused when σ_min/σ_max < ``threshold`` or when σ_min ≤ ``floor``, the rounding error M carries (a
@@ -123,19 +124,19 @@ def _checked(M: torch.Tensor, where: str, needed_for: str, factor_norms: float, 
             and smin_lower / smax_upper >= threshold):
         return SolveRecord(where=where, ratio=smin_lower / smax_upper,
                            amplification=(n_factors + 1) * factor_norms / smin_lower, ratio_is_bound=True)
-    s = singular_values(M)
+    s = singular_values(M) if s is None else s
     smax, smin = float(s[0]), float(s[-1])
     ratio = smin / smax if smax > 0 else 0.0
     if not ratio >= threshold:
         raise SingularityError(
             f"{where} (needed for {needed_for}) is numerically singular: σ_min/σ_max = {ratio:.3e} < {threshold:.0e} "
-            f"(σ_min={smin:.3e}, σ_max={smax:.3e}); the non-singularity hypothesis of Lemma 1 fails ({context})",
+            f"(σ_min={smin:.3e}, σ_max={smax:.3e}); the non-singularity hypothesis of {claim} fails ({context})",
             where=where, ratio=ratio, threshold=threshold)
     if not smin > floor:
         raise SingularityError(
             f"{where} (needed for {needed_for}) is numerically singular: σ_min = {smin:.3e} is within the rounding "
             f"error {floor:.3e} it carries (σ_min/σ_max = {ratio:.3e}, σ_max={smax:.3e}); the non-singularity "
-            f"hypothesis of Lemma 1 cannot be certified ({context})",
+            f"hypothesis of {claim} cannot be certified ({context})",
             where=where, ratio=ratio, threshold=floor / smax if smax > 0 else threshold)
     return SolveRecord(where=where, ratio=ratio, amplification=(n_factors + 1) * factor_norms / smin)
 
@@ -250,11 +251,12 @@ def construct_linear(weights: Sequence[torch.Tensor] | LinearChain, target: torc
 
 
 def checked_solve(M: torch.Tensor, rhs: torch.Tensor, where: str, needed_for: str,
-                  threshold: float = SINGULARITY_THRESHOLD) -> tuple[torch.Tensor, SolveRecord]:
+                  threshold: float = SINGULARITY_THRESHOLD, claim: str = "Lemma 1") -> tuple[torch.Tensor, SolveRecord]:
     """M⁻¹·rhs by an LU solve, after certifying M (σ_min/σ_max ≥ threshold and σ_min above its rounding floor);
     raises SingularityError naming ``where`` otherwise. Returns the solution and the record (with κ(M))."""
     u = unit_roundoff(M.dtype)
-    smax = float(singular_values(M)[0]) if M.numel() else 0.0
+    sv = singular_values(M)
+    smax = float(sv[0])
     floor = singularity_floor(unit_roundoff=u, width=M.shape[0], n_factors=1, factor_norms=smax, sigma_max=smax)
-    rec = _checked(M, where, needed_for, smax, 1, threshold, floor, context=f"D={M.shape[0]}")
+    rec = _checked(M, where, needed_for, smax, 1, threshold, floor, context=f"D={M.shape[0]}", s=sv, claim=claim)
     return torch.linalg.solve(M, rhs), rec

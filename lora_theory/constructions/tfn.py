@@ -164,7 +164,8 @@ def _chain_error(exc: AssumptionViolated, where: str) -> SingularityError:
 def _calibration(W2: torch.Tensor, W2bar: torch.Tensor, l: int):
     """C_{l+2} = W̄_2 W_2⁻¹ (as the transpose of a solve with W_2ᵀ), mapping block l+1's adapted output to the
     target's: Z̄ = C Z."""
-    Ct, rec = checked_solve(W2.T, W2bar.T, f"block {l + 1}: frozen W_2", "the calibration W̄_2 W_2⁻¹")
+    Ct, rec = checked_solve(W2.T, W2bar.T, f"block {l + 1}: frozen W_2", "the calibration W̄_2 W_2⁻¹",
+                            claim="Theorem 7")
     return Ct.T, rec
 
 
@@ -181,15 +182,18 @@ def construct_tfn(frozen: TFN, target: TFN, rank: int) -> TFNConstruction:
     b1, b2 = [], []
     kappas: dict[str, float] = {}
     for l, (blk, tb) in enumerate(zip(frozen.blocks, target.blocks)):
+        # W_1 is certified and factorised once per block; each head's value target is then one LU solve
+        rhs = torch.cat([tb.W1 @ tb.WO[h] @ tb.WV[h] @ C for h in range(H)], dim=1)
+        ovts, rec = checked_solve(blk.W1, rhs, f"block {l + 1}: W_1", "the value/output targets W_1⁻¹W̄_1W̄_OW̄_V C",
+                                  claim="Theorem 7")
+        kappas[f"W1[{l}]"] = 1.0 / rec.ratio
         for h in range(H):
             where = f"block {l + 1}, head {h + 1}"
             try:
                 qk = construct_linear([blk.WQ[h], blk.WK[h].T], C.T @ tb.WK[h].T @ tb.WQ[h] @ C, R)
             except AssumptionViolated as exc:
                 raise _chain_error(exc, f"{where}, score chain (W_Q, W_Kᵀ)") from None
-            ovt, rec = checked_solve(blk.W1, tb.W1 @ tb.WO[h] @ tb.WV[h] @ C, f"{where}: W_1 of block {l + 1}",
-                                     "the value/output target W_1⁻¹W̄_1W̄_OW̄_V C")
-            kappas[f"W1[{l}]"] = 1.0 / rec.ratio
+            ovt = ovts[:, h * D:(h + 1) * D]
             try:
                 ov = construct_linear([blk.WV[h], blk.WO[h]], ovt, R)
             except AssumptionViolated as exc:
@@ -201,7 +205,8 @@ def construct_tfn(frozen: TFN, target: TFN, rank: int) -> TFNConstruction:
             head_adapters[(l, "WO", h)] = ov.adapters[1]
         b1.append(tb.b1.clone())
         if l < L - 1:
-            y, rec_t = checked_solve(tb.W2, tb.b2, f"block {l + 1}: target W̄_2", "the carried bias W_2 W̄_2⁻¹ b̄_2")
+            y, rec_t = checked_solve(tb.W2, tb.b2, f"block {l + 1}: target W̄_2", "the carried bias W_2 W̄_2⁻¹ b̄_2",
+                                     claim="Theorem 7")
             b2.append(blk.W2 @ y)
             C, rec_f = _calibration(blk.W2, tb.W2, l)
             calibrations.append(C)
@@ -214,7 +219,7 @@ def construct_tfn(frozen: TFN, target: TFN, rank: int) -> TFNConstruction:
     chains[("out",)] = out
     wo = out.adapters[1]
     y, rec = checked_solve(wo.merge(frozen.Wo), target.Wo @ tlast.b2, "output layer W̃_o = W_o + ΔW_o",
-                           "the last bias W̃_o⁻¹ W̄_o b̄_2L")
+                           "the last bias W̃_o⁻¹ W̄_o b̄_2L", claim="Theorem 7")
     kappas["Wo_tilde"] = 1.0 / rec.ratio
     b2.append(y)
     return TFNConstruction(frozen, target, R, head_adapters, out.adapters[0], wo, tuple(b1), tuple(b2), chains,
