@@ -25,13 +25,51 @@ import sympy as sp
 from .errors import DTypeError, DepthError, ShapeError, SingularityError
 from .validation import check_layer_ranks
 
-__all__ = ["LinearCertificate", "as_rational_matrix", "certify_linear", "build_integer_instance"]
+__all__ = ["LinearCertificate", "as_rational_matrix", "as_rational_vector", "exact_rational", "certify_linear",
+           "build_integer_instance"]
 
 
 def _flatten(x: object) -> list:
     if isinstance(x, (list, tuple)):
         return [v for item in x for v in _flatten(item)]
     return [x]
+
+
+def exact_rational(v: object, name: str) -> sp.Rational:
+    """One entry as a sympy Rational; booleans and floats are DTypeErrors naming ``name`` (floats are not exact)."""
+    if isinstance(v, bool):
+        raise DTypeError(f"{name} has the boolean entry {v!r}: exact certificates need integer or rational entries")
+    if isinstance(v, Fraction):
+        return sp.Rational(v.numerator, v.denominator)
+    try:
+        v = sp.sympify(v)
+    except sp.SympifyError:
+        raise DTypeError(f"{name} has the entry {v!r}: exact certificates need integer or rational entries") from None
+    if not getattr(v, "is_Rational", False):
+        raise DTypeError(f"{name} has the entry {v!r}: exact certificates need integer or rational entries "
+                         "(floats are not exact)")
+    return v
+
+
+def as_rational_vector(x: object, name: str, width: int) -> sp.Matrix:
+    """A (D, 1) sympy column of Rationals from a flat sequence or a (D, 1)/(1, D) sympy Matrix."""
+    if isinstance(x, (str, bytes)):
+        raise ShapeError(f"{name} must be a vector of D={width} integers/rationals; got a string")
+    if isinstance(x, Sequence) and not any(isinstance(e, (Sequence, sp.MatrixBase)) for e in x):
+        # a flat list/tuple: check the entries first (sympy would turn a bool into a deprecation error)
+        if len(x) != width:
+            raise ShapeError(f"{name} must be a vector of D={width} entries; got {len(x)}")
+        return sp.Matrix(width, 1, [exact_rational(e, name) for e in x])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            v = sp.Matrix(x)
+    except Exception as exc:  # sympy raises many types for unreadable input; report one typed error
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ShapeError(f"{name} cannot be read as a vector of D={width} integers/rationals: {first}") from None
+    if v.shape not in ((width, 1), (1, width)):
+        raise ShapeError(f"{name} must be a vector of D={width} entries; got shape {v.shape}")
+    return sp.Matrix(width, 1, [exact_rational(e, name) for e in v])
 
 
 def as_rational_matrix(x: object, name: str) -> sp.Matrix:
@@ -48,16 +86,7 @@ def as_rational_matrix(x: object, name: str) -> sp.Matrix:
     if M.rows != M.cols or M.rows == 0:
         raise ShapeError(f"{name} must be a non-empty square (D, D) matrix; got shape {M.shape}")
 
-    def exact(v: object) -> sp.Rational:
-        if isinstance(v, Fraction):
-            return sp.Rational(v.numerator, v.denominator)
-        v = sp.sympify(v)
-        if not getattr(v, "is_Rational", False):
-            raise DTypeError(f"{name} has the entry {v!r}: exact certificates need integer or rational entries "
-                             "(floats are not exact)")
-        return v
-
-    return M.applyfunc(exact)
+    return M.applyfunc(lambda v: exact_rational(v, name))
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,6 @@ import itertools
 import math
 import numbers
 import random
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -46,7 +45,8 @@ from typing import NamedTuple
 import sympy as sp
 
 from .errors import AssumptionViolated, DepthError, DomainError, DTypeError, RankError, ShapeError, SingularityError
-from .exact import as_rational_matrix, certify_linear
+from .exact import as_rational_matrix, as_rational_vector as _as_rational_vector, certify_linear
+from .exact import exact_rational as _exact
 from .partition import block_ranges, block_ranks, check_depths, uniform_partition, validate_partition
 from .validation import check_rank
 
@@ -153,39 +153,6 @@ class FNNInstance(NamedTuple):
 
 
 # ---------------------------------------------------------------------------------------------------------- inputs
-
-
-def _exact(v: object, name: str) -> sp.Rational:
-    if isinstance(v, Fraction):
-        return sp.Rational(v.numerator, v.denominator)
-    if isinstance(v, bool):
-        raise DTypeError(f"{name} has the boolean entry {v!r}: exact certificates need integer or rational entries")
-    v = sp.sympify(v)
-    if not getattr(v, "is_Rational", False):
-        raise DTypeError(f"{name} has the entry {v!r}: exact certificates need integer or rational entries "
-                         "(floats are not exact)")
-    return v
-
-
-def _as_rational_vector(x: object, name: str, width: int) -> sp.Matrix:
-    """A (D, 1) sympy column of Rationals from a flat sequence or a (D, 1)/(1, D) sympy Matrix."""
-    if isinstance(x, (str, bytes)):
-        raise ShapeError(f"{name} must be a vector of D={width} integers/rationals; got a string")
-    if isinstance(x, Sequence) and not any(isinstance(e, (Sequence, sp.MatrixBase)) for e in x):
-        # a flat list/tuple: check the entries first (sympy would turn a bool into a deprecation error)
-        if len(x) != width:
-            raise ShapeError(f"{name} must be a vector of D={width} entries; got {len(x)}")
-        return sp.Matrix(width, 1, [_exact(e, name) for e in x])
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            v = sp.Matrix(x)
-    except Exception as exc:  # sympy raises many types for unreadable input; report one typed error
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ShapeError(f"{name} cannot be read as a vector of D={width} integers/rationals: {first}") from None
-    if v.shape not in ((width, 1), (1, width)):
-        raise ShapeError(f"{name} must be a vector of D={width} entries; got shape {v.shape}")
-    return sp.Matrix(width, 1, [_exact(e, name) for e in v])
 
 
 def _as_halfwidth(beta: object) -> sp.Rational:

@@ -49,16 +49,14 @@ from __future__ import annotations
 import math
 import numbers
 import random
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import NamedTuple
 
 import sympy as sp
 
 from .errors import AssumptionViolated, DepthError, DTypeError, ShapeError, SingularityError
-from .exact import LinearCertificate, as_rational_matrix, certify_linear
+from .exact import LinearCertificate, as_rational_matrix, as_rational_vector, certify_linear
 from .validation import check_rank
 
 __all__ = ["ExactTFNBlock", "ExactTFN", "TFNIntegerInstance", "TFNCertificate", "build_integer_tfn_instance",
@@ -70,18 +68,6 @@ _HEAD_MATRICES = ("WQ", "WK", "WV", "WO")
 # ------------------------------------------------------------------------------------------------------ the models
 
 
-def _exact(v: object, name: str) -> sp.Rational:
-    if isinstance(v, bool):
-        raise DTypeError(f"{name} has the boolean entry {v!r}: exact certificates need integer or rational entries")
-    if isinstance(v, Fraction):
-        return sp.Rational(v.numerator, v.denominator)
-    v = sp.sympify(v)
-    if not getattr(v, "is_Rational", False):
-        raise DTypeError(f"{name} has the entry {v!r}: exact certificates need integer or rational entries "
-                         "(floats are not exact)")
-    return v
-
-
 def _as_matrix(x: object, name: str) -> sp.ImmutableMatrix:
     if isinstance(x, (str, bytes)):
         raise ShapeError(f"{name} must be a (D, D) matrix of integers/rationals; got a string")
@@ -89,23 +75,8 @@ def _as_matrix(x: object, name: str) -> sp.ImmutableMatrix:
 
 
 def _as_vector(x: object, name: str, width: int) -> sp.ImmutableMatrix:
-    """A (D, 1) column of Rationals from a flat sequence or a (D, 1)/(1, D) sympy Matrix."""
-    if isinstance(x, (str, bytes)):
-        raise ShapeError(f"{name} must be a vector of D={width} integers/rationals; got a string")
-    if isinstance(x, Sequence) and not any(isinstance(e, (Sequence, sp.MatrixBase)) for e in x):
-        if len(x) != width:
-            raise ShapeError(f"{name} must be a vector of D={width} entries; got {len(x)}")
-        return sp.ImmutableMatrix(width, 1, [_exact(e, name) for e in x])
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            v = sp.Matrix(x)
-    except Exception as exc:  # sympy raises many types for unreadable input; report one typed error
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ShapeError(f"{name} cannot be read as a vector of D={width} integers/rationals: {first}") from None
-    if v.shape not in ((width, 1), (1, width)):
-        raise ShapeError(f"{name} must be a vector of D={width} entries; got shape {v.shape}")
-    return sp.ImmutableMatrix(width, 1, [_exact(e, name) for e in v])
+    """A (D, 1) column of Rationals (see :func:`lora_theory.exact.as_rational_vector`)."""
+    return sp.ImmutableMatrix(as_rational_vector(x, name, width))
 
 
 @dataclass(frozen=True, eq=False)
