@@ -4,15 +4,20 @@ Light core: importing the package imports torch, sympy and numpy only; plotting 
 """
 
 from .adapters import LoRAPair
+from .constructions.fnn import FNNConstruction, construct_fnn
 from .constructions.linear import LinearConstruction, construct_linear
+from .constructions.tfn import TFNConstruction, construct_tfn, tfn_gaps
+from .domains import Ball, Box
 from .errors import (AssumptionViolated, DepthError, DomainError, DTypeError, FileFormatError, LoRATheoryError,
                      NonFiniteError, PartitionError, RankError, ShapeError, SingularityError, UnknownClaimError)
-from .models import LinearChain
+from .models import TFN, LinearChain, ReLUFNN, TFNBlock
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LoRAPair", "LinearChain", "LinearConstruction", "construct_linear",
+    "ReLUFNN", "Ball", "Box", "FNNConstruction", "construct_fnn",
+    "TFN", "TFNBlock", "TFNConstruction", "construct_tfn", "tfn_gaps",
     "LoRATheoryError", "ShapeError", "DTypeError", "NonFiniteError", "RankError", "DepthError", "PartitionError",
     "DomainError", "FileFormatError", "UnknownClaimError", "AssumptionViolated", "SingularityError",
     "__version__",
