@@ -1,4 +1,4 @@
-"""Command line: ``lora-theory verify | threshold | claims``.
+"""Command line: ``lora-theory verify | threshold | claims | certify``.
 
 Errors in arguments or inputs exit with code 2 and one line on stderr (no traceback); a failing claim makes
 ``verify`` exit with code 1.
@@ -64,6 +64,10 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--latex", action="store_true", help="print the formula in LaTeX")
 
     sub.add_parser("claims", help="list the registered claims with their status and formulas")
+
+    from .certify_command import add_certify_arguments
+    add_certify_arguments(sub.add_parser(
+        "certify", help="run the exact rational certificate on one small integer instance and print the verdict"))
     return p
 
 
@@ -151,6 +155,9 @@ def _claims(_: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _build_parser().parse_args(argv)
+        if args.command == "certify":
+            from .certify_command import run_certify
+            return run_certify(args)
         return {"verify": _verify, "threshold": _threshold, "claims": _claims}[args.command](args)
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)

@@ -200,3 +200,9 @@ def test_console_script():
     assert bad.stdout == ""
     line = assert_one_line_error(bad.stderr)
     assert "--width" in line
+
+
+def test_certify_is_wired_into_the_cli(capsys):
+    from lora_theory.cli import main
+    assert main(["certify", "--model", "linear", "--width", "3", "--depth", "2"]) == 0
+    assert capsys.readouterr().out.startswith("verdict: equal")
