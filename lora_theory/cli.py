@@ -1,4 +1,4 @@
-"""Command line: ``lora-theory verify | threshold | claims | certify``.
+"""Command line: ``lora-theory verify | threshold | claims | certify | sweep``.
 
 Errors in arguments or inputs exit with code 2 and one line on stderr (no traceback); a failing claim makes
 ``verify`` exit with code 1.
@@ -64,6 +64,10 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--latex", action="store_true", help="print the formula in LaTeX")
 
     sub.add_parser("claims", help="list the registered claims with their status and formulas")
+
+    from .experiments.command import add_sweep_arguments
+    add_sweep_arguments(sub.add_parser(
+        "sweep", help="reproduce the paper's experiments: error vs rank for construction/gradient/tfl (CSV, JSON, PNG)"))
 
     from .certify_command import add_certify_arguments
     add_certify_arguments(sub.add_parser(
@@ -155,6 +159,9 @@ def _claims(_: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _build_parser().parse_args(argv)
+        if args.command == "sweep":
+            from .experiments.command import run_sweep_command
+            return run_sweep_command(args)
         if args.command == "certify":
             from .certify_command import run_certify
             return run_certify(args)

@@ -7,6 +7,7 @@ are known before anything is computed — no filtering of bad draws.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -57,5 +58,4 @@ def log_spaced(lo: float, hi: float, n: int, *, dtype: torch.dtype = torch.float
     """n values from ``hi`` down to ``lo``, equally spaced in log scale (descending; [hi] when n = 1)."""
     if n == 1:
         return torch.tensor([hi], dtype=dtype)
-    return torch.logspace(torch.log10(torch.tensor(hi)).item(), torch.log10(torch.tensor(lo)).item(), n,
-                          dtype=dtype)
+    return torch.logspace(math.log10(hi), math.log10(lo), n, dtype=dtype)

@@ -206,3 +206,14 @@ def test_certify_is_wired_into_the_cli(capsys):
     from lora_theory.cli import main
     assert main(["certify", "--model", "linear", "--width", "3", "--depth", "2"]) == 0
     assert capsys.readouterr().out.startswith("verdict: equal")
+
+
+def test_sweep_is_wired_into_the_cli(tmp_path, capsys):
+    from lora_theory.cli import main
+    rc = main(["sweep", "--model", "linear", "--width", "3", "--depth", "2", "--target-depth", "1", "--ranks", "1-2",
+               "--methods", "construction", "--frozen", "random", "--seeds", "0", "--out", str(tmp_path),
+               "--no-plots", "--no-progress"])
+    assert rc == 0 and (tmp_path / "results.csv").read_text().startswith("preset,model,frozen")
+    assert main(["sweep", "--model", "linear", "--width", "3", "--depth", "2", "--ranks", "1-9",
+                 "--out", str(tmp_path)]) == 2
+    assert "--ranks" in capsys.readouterr().err

@@ -1,0 +1,288 @@
+"""Sweep configuration, the grid runner and the result writers.
+
+``run_sweep(config)`` loops seeds × frozen kinds × methods × ranks (k for ``tfl``) and returns one dict per row,
+plus one ``method="theory"`` row per rank for the linear chain and the FNN (see :mod:`.theory`). Rows are produced
+in this fixed order, so the same config gives the same rows.
+
+``write_results(rows, out_dir)`` writes, each through a temporary file in ``out_dir`` and ``os.replace`` (a reader
+never sees a half-written file under the final name):
+
+* ``results.csv``: the columns :data:`COLUMNS` in that order; floats as ``repr`` (shortest round-trip form), so
+  a rerun with the same arguments gives identical bytes; no wall time in it;
+* ``results.json``: ``{"columns", "rows"}`` with every field of every row (NaN as ``null``), wall time excluded;
+* ``timings.json``: the wall time of every row and the total.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import numbers
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import DepthError, DomainError, FileFormatError, RankError
+from .methods import METHODS, TrainConfig, run_method, test_inputs
+from .setups import ATTENTION_STD, FROZEN_KINDS, MODELS, make_setup
+from .theory import THEORY_METRICS, threshold, theory_value
+
+__all__ = ["COLUMNS", "SweepConfig", "run_sweep", "write_results", "format_csv", "check_out_dir"]
+
+COLUMNS = ("preset", "model", "frozen", "seed", "width", "depth", "target_depth", "heads", "seq_len", "method",
+           "rank", "metric", "value", "val_mse", "best_step", "params", "params_plot", "steps", "optimizer", "lr",
+           "weight_decay", "threshold", "status")
+
+FULL_GRID = ((1e-2, 1e-3, 1e-4), (0.0, 1e-4, 1e-3, 1e-2))
+QUICK_GRID = ((1e-2, 1e-3), (0.0,))
+
+
+def _ints(values, name: str) -> tuple[int, ...]:
+    if isinstance(values, numbers.Integral) and not isinstance(values, bool):
+        values = (values,)
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise DomainError(f"{name} must hold integers; got {v!r}")
+        out.append(int(v))
+    return tuple(out)
+
+
+def _names(values, name: str, known: tuple[str, ...]) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = tuple(v.strip() for v in values.split(",") if v.strip())
+    values = tuple(values)
+    if not values:
+        raise DomainError(f"{name} is empty: give at least one of {', '.join(known)}")
+    for v in values:
+        if v not in known:
+            raise DomainError(f"{name}: unknown value {v!r}; expected one of {', '.join(known)}")
+    if len(set(values)) != len(values):
+        raise DomainError(f"{name} lists a value twice: {', '.join(values)}")
+    return values
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A sweep. ``steps=None`` means 5000 (100 in quick mode); ``tfl_layers`` are the k of method ``tfl``
+    (default 1..L−1). Quick mode also shrinks the grid to lr ∈ {1e-2, 1e-3} × wd ∈ {0} and the test set to 1000."""
+
+    model: str = "linear"
+    width: int = 16
+    depth: int = 2
+    target_depth: int = 1
+    heads: int = 2
+    seq_len: int = 10
+    ranks: tuple[int, ...] = tuple(range(1, 17))
+    methods: tuple[str, ...] = ("construction", "gradient")
+    frozen: tuple[str, ...] = ("random",)
+    seeds: tuple[int, ...] = (0,)
+    steps: int | None = None
+    quick: bool = False
+    out: str | None = None
+    preset: str = ""
+    tfl_layers: tuple[int, ...] = ()
+    log_scale: bool = False
+    attention_std: str = "1/sqrt(D)"
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise DomainError(f"--model must be one of {', '.join(MODELS)}; got {self.model!r}")
+        for name, v in (("--width", self.width), ("--depth", self.depth), ("--target-depth", self.target_depth),
+                        ("--heads", self.heads), ("--seq-len", self.seq_len)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                raise (DepthError if "depth" in name else DomainError)(f"{name} must be an integer >= 1; got {v!r}")
+        if self.target_depth > self.depth:
+            raise DepthError(f"--target-depth={self.target_depth} exceeds --depth={self.depth} (the theorems need "
+                             "L̄ ≤ L)")
+        ranks = _ints(self.ranks, "--ranks")
+        if not ranks:
+            raise RankError(f"--ranks is empty: give ranks in 1..D={self.width}")
+        for r in ranks:
+            if not 1 <= r <= self.width:
+                raise RankError(f"--ranks: rank {r} is outside [1, D] = [1, {self.width}] (D = --width)")
+        object.__setattr__(self, "ranks", tuple(sorted(set(ranks))))
+        methods = _names(self.methods, "--methods", METHODS)
+        object.__setattr__(self, "methods", methods)
+        object.__setattr__(self, "frozen", _names(self.frozen, "--frozen", FROZEN_KINDS))
+        seeds = _ints(self.seeds, "--seeds")
+        if not seeds or min(seeds) < 0:
+            raise DomainError(f"--seeds must hold at least one integer >= 0; got {list(seeds)}")
+        object.__setattr__(self, "seeds", tuple(sorted(set(seeds))))
+        if self.steps is not None and (isinstance(self.steps, bool) or not isinstance(self.steps, numbers.Integral)
+                                       or self.steps < 1):
+            raise DomainError(f"--steps must be an integer >= 1; got {self.steps!r}")
+        if "tfl" in methods and self.model != "fnn":
+            raise DomainError(f"--methods tfl tunes the last layers of an FNN; it needs --model fnn, got "
+                              f"--model {self.model}")
+        if "tfl" in methods and self.depth < 2:
+            raise DepthError(f"--methods tfl needs --depth >= 2 (k in 1..L-1); got --depth {self.depth}")
+        if "fixed-bias" in methods and self.model == "linear":
+            raise DomainError("--methods fixed-bias freezes the biases, but the linear chain has none; use --model "
+                              "fnn or tfn")
+        if self.model == "tfn" and self.target_depth != self.depth:
+            raise DepthError(f"--model tfn uses a same-size target: --target-depth must equal --depth={self.depth}")
+        k = _ints(self.tfl_layers, "tfl_layers") or (tuple(range(1, self.depth)) if "tfl" in methods else ())
+        for v in k:
+            if not 1 <= v <= self.depth - 1:
+                raise DepthError(f"tfl layer count k={v} is outside 1..L-1 = 1..{self.depth - 1}")
+        object.__setattr__(self, "tfl_layers", tuple(k))
+        if self.attention_std not in ATTENTION_STD:
+            raise DomainError(f"attention_std must be one of {ATTENTION_STD}; got {self.attention_std!r}")
+
+    def train_config(self) -> TrainConfig:
+        lrs, wds = QUICK_GRID if self.quick else FULL_GRID
+        steps = self.steps if self.steps is not None else (100 if self.quick else 5000)
+        return TrainConfig(steps=steps, lrs=lrs, weight_decays=wds, test_size=1000 if self.quick else 5000)
+
+    def items_per_setup(self) -> list[tuple[str, int]]:
+        return [(m, r) for m in self.methods for r in (self.tfl_layers if m == "tfl" else self.ranks)]
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["ranks"], d["methods"], d["frozen"], d["seeds"] = (list(d[k]) for k in ("ranks", "methods", "frozen",
+                                                                                      "seeds"))
+        d["tfl_layers"] = list(d["tfl_layers"])
+        return d
+
+
+class _Progress:
+    def __init__(self, total: int, enabled: bool, stream=None) -> None:
+        self.total, self.enabled, self.done = total, enabled, 0
+        self.stream = stream or sys.stderr
+        self.t0 = time.perf_counter()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * self.done / max(self.total, 1))
+        el = time.perf_counter() - self.t0
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {el:6.1f}s "
+                          f"{label[:40]:<40}")
+        if self.done == self.total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def run_sweep(config: SweepConfig, progress: bool = True) -> list[dict]:
+    """Every row of the sweep (see the module docstring)."""
+    cfg = config.train_config()
+    items = config.items_per_setup()
+    bar = _Progress(len(config.seeds) * len(config.frozen) * len(items), progress)
+    rows: list[dict] = []
+    for seed in config.seeds:
+        for kind in config.frozen:
+            setup = make_setup(config.model, kind, width=config.width, depth=config.depth,
+                               target_depth=config.target_depth, seed=seed, heads=config.heads,
+                               seq_len=config.seq_len, quick=config.quick, attention_std=config.attention_std)
+            thr = threshold(setup)
+            base = {"preset": config.preset, "model": config.model, "frozen": kind, "seed": seed,
+                    "width": config.width, "depth": config.depth, "target_depth": config.target_depth,
+                    "heads": config.heads if config.model == "tfn" else None,
+                    "seq_len": config.seq_len if config.model == "tfn" else None, "threshold": thr}
+            setup_info = {k: v for k, v in setup.info.items()}
+            for method, r in items:
+                row = dict(base, method=method, rank=r)
+                row.update(run_method(method, setup, r, cfg))
+                row.update({f"setup_{k}": v for k, v in setup_info.items()})
+                rows.append(row)
+                bar.step(f"seed {seed} {kind} {method} {'k' if method == 'tfl' else 'R'}={r}")
+            if config.model in THEORY_METRICS and any(m != "tfl" for m in config.methods):
+                x = test_inputs(setup, cfg)
+                for r in config.ranks:
+                    rows.append(dict(base, method="theory", rank=r, metric=THEORY_METRICS[config.model],
+                                     value=theory_value(setup, r, x), status="ok", steps=0, optimizer="",
+                                     wall_s=0.0))
+    return rows
+
+
+# --- writers ------------------------------------------------------------------------------------------------------
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, numbers.Integral):
+        return str(int(v))
+    if isinstance(v, numbers.Real):
+        return repr(float(v))
+    return str(v)
+
+
+def format_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    for row in rows:
+        w.writerow([_cell(row.get(c)) for c in COLUMNS])
+    return buf.getvalue()
+
+
+def _jsonable(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def check_out_dir(out_dir) -> Path:
+    """Create ``out_dir`` if needed and check it is a writable directory (FileFormatError naming --out)."""
+    if out_dir is None or str(out_dir) == "":
+        raise FileFormatError("--out is missing: give the directory to write results.csv/results.json/plots to")
+    p = Path(out_dir)
+    if p.exists() and not p.is_dir():
+        raise FileFormatError(f"--out {p} exists and is not a directory")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FileFormatError(f"--out {p} cannot be created: {exc.strerror or exc}") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise FileFormatError(f"--out {p} is not writable")
+    return p
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; results are ordinary files
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_results(rows: list[dict], out_dir, config: SweepConfig | None = None) -> dict[str, Path]:
+    """Write results.csv, results.json and timings.json (each atomically); returns their paths."""
+    out = check_out_dir(out_dir)
+    csv_text = format_csv(rows)
+    stable = [{k: v for k, v in row.items() if k != "wall_s"} for row in rows]
+    doc = {"columns": list(COLUMNS), "config": config.as_dict() if config else None, "rows": stable}
+    json_text = json.dumps(_jsonable(doc), indent=1, sort_keys=False) + "\n"
+    timings = {"total_s": sum(r.get("wall_s", 0.0) for r in rows),
+               "rows": [{"method": r["method"], "frozen": r["frozen"], "seed": r["seed"], "rank": r["rank"],
+                         "wall_s": r.get("wall_s", 0.0)} for r in rows]}
+    paths = {"csv": out / "results.csv", "json": out / "results.json", "timings": out / "timings.json"}
+    _atomic_write(paths["json"], json_text)
+    _atomic_write(paths["timings"], json.dumps(timings, indent=1) + "\n")
+    _atomic_write(paths["csv"], csv_text)  # last: a complete results.csv means the others are complete too
+    return paths
