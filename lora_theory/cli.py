@@ -50,6 +50,9 @@ def _build_parser() -> argparse.ArgumentParser:
     v.add_argument("--workers", "-n", type=_positive_or_auto, default="0",
                    help="pytest-xdist workers ('auto' or a number; 0 = in one process)")
     v.add_argument("--json", dest="json_path", default=None, metavar="PATH", help="also write the table as JSON")
+    v.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                   help="where the large-width properties run (LORA_THEORY_DEVICE); with cuda and no GPU they are "
+                        "skipped with that reason")
     v.add_argument("--properties", default=None, metavar="DIR",
                    help="folder of property files (default: ./properties, else the one beside the package)")
 
@@ -99,6 +102,8 @@ def _verify(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.profile:
         env["HYPOTHESIS_PROFILE"] = args.profile
+    if args.device:
+        env["LORA_THEORY_DEVICE"] = args.device
     with tempfile.TemporaryDirectory() as tmp:
         json_path = Path(args.json_path) if args.json_path else Path(tmp) / "claims.json"
         cmd = [sys.executable, "-m", "pytest", str(props), "-p", "lora_theory.pytest_plugin", "-q",

@@ -43,6 +43,7 @@ class ClaimSummary:
     worst_margin: float = 0.0
     max_exact_tolerance: float = 0.0
     min_not_exact_error: float = math.inf
+    seconds: float = 0.0  # summed call durations of the claim's tests
 
     @property
     def separation(self) -> float | None:
@@ -69,7 +70,7 @@ class ClaimSummary:
                 "failed": self.failed, "skipped": self.skipped, "examples": self.examples, "checks": self.checks,
                 "worst_margin": self.worst_margin, "max_exact_tolerance": self.max_exact_tolerance or None,
                 "min_not_exact_error": None if math.isinf(self.min_not_exact_error) else self.min_not_exact_error,
-                "separation": self.separation, "separation_ok": self.separation_ok}
+                "separation": self.separation, "separation_ok": self.separation_ok, "seconds": self.seconds}
 
 
 def format_claims_table(rows: list[dict]) -> str:
@@ -175,6 +176,7 @@ class ClaimTable:
             s.failed += 1
         if report.when != "call":  # item.user_properties is copied into the teardown report too: count it once
             return
+        s.seconds += report.duration
         for name, value in report.user_properties:
             if name != _KEY:
                 continue

@@ -5,6 +5,7 @@ no adapters of rank ≤ R do better (lower bound, no assumption needed)."""
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 import torch
@@ -191,3 +192,19 @@ def test_lemma1_resolution(case, sign, seed):
     assert missed > tol.value, (
         f"lemma1.resolution: an adaptation off by {missed:.3e} (1e-8 relative) passes the exactness tolerance "
         f"{tol}; reproduce: {case.repro()}, seed={seed}")
+
+
+def test_lemma1_large_width_on_device():
+    """The construction and its check at a large width on the device chosen by LORA_THEORY_DEVICE
+    (``lora-theory verify --device cuda``): D = 128 on the CPU (default), D = 4096 on a GPU; skipped with the reason
+    when a GPU is requested but none is present."""
+    device = os.environ.get("LORA_THEORY_DEVICE", "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("LORA_THEORY_DEVICE=cuda but torch.cuda.is_available() is False")
+    D, L = (4096, 4) if device == "cuda" else (128, 4)
+    inst = build_linear_instance(D, L, D, kappa=10.0, ratio=0.5, seed=0)
+    weights = [w.to(device) for w in inst.weights]
+    c = construct_linear(weights, inst.target.to(device), D // L)
+    ex = Example(CLAIM, f"{inst.repro()}, R={D // L}, device={device}")
+    check_exact(ex, "large_width", spectral_norm(c.residual()), c.tolerance(), f"adaptation at D = {D} on {device}")
+    assert c.adapters[0].B.device.type == device

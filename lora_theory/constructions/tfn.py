@@ -52,7 +52,7 @@ def tfn_gaps(frozen: TFN, target: TFN) -> tuple[int, ...]:
     The i = 1 case with W_11, W̄_11 is not yet confirmed against the paper's PDF (SPEC §6.11)."""
     _check_pair(frozen, target)
     D = frozen.width
-    eye = torch.eye(D, dtype=frozen.dtype)
+    eye = torch.eye(D, dtype=frozen.dtype, device=frozen.Wo.device)
     gaps = []
     for i, (b, bb) in enumerate(zip(frozen.blocks, target.blocks)):
         P = eye if i == 0 else frozen.blocks[i - 1].W2
@@ -175,7 +175,7 @@ def construct_tfn(frozen: TFN, target: TFN, rank: int) -> TFNConstruction:
     _check_pair(frozen, target)
     D, L, H = frozen.width, frozen.depth, frozen.heads
     R = check_rank(rank, "rank", width=D)
-    C = torch.eye(D, dtype=frozen.dtype)
+    C = torch.eye(D, dtype=frozen.dtype, device=frozen.Wo.device)
     head_adapters: dict[tuple[int, str, int], LoRAPair] = {}
     chains: dict[tuple, LinearConstruction] = {}
     calibrations = [C]
