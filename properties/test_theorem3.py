@@ -152,3 +152,21 @@ def test_theorem3_outside_domain_is_refused():
     with pytest.raises(DomainError, match=r"x\[0\] lies outside the declared domain Ball\(D=4, radius=1\)"):
         c.output_error(torch.full((1, 4), 2.0, dtype=torch.float64))
     assert isinstance(inst.domain, Ball)
+
+
+@given(inst=fnn_instances(low_rank=True))
+def test_theorem3_resolution(inst):
+    """The exactness check rejects an adapted network that misses its target by 1e-10 relative (a constant shift
+    of the last bias, final ReLU off so the shift shows at every point): a tolerance loose enough to accept that
+    could not tell a wrong construction from rounding (the default generators give tolerances ≤ ~2e-13 relative)."""
+    frozen = ReLUFNN(inst.frozen.weights, inst.frozen.biases, final_relu=False)
+    target = ReLUFNN(inst.target.weights, inst.target.biases, final_relu=False)
+    R, _ = threshold_of(inst)
+    c = construct_fnn(frozen, target, R, inst.domain)
+    tol = c.tolerance()
+    shift = 1e-10 * tol.scale / inst.frozen.width ** 0.5
+    moved = ReLUFNN(target.weights, target.biases[:-1] + (target.biases[-1] + shift,), final_relu=False)
+    X = domain_points(inst.domain, inst.seed)
+    missed = float(torch.linalg.vector_norm(c.adapted()(X) - moved(X), dim=1).max())
+    assert missed > tol.value, (f"{CLAIM}.resolution: an adaptation off by {missed:.3e} (1e-10 relative) passes the "
+                                f"exactness tolerance {tol}; reproduce: {inst.repro()}, R={R}")
