@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import torch
 
 from .blocks import block_discrepancies
-from .models import ReLUFNN
+from .models import ReLUFNN, check_fnn_pair
 from .numerics import SINGULARITY_THRESHOLD, singular_values
-from .partition import check_depths, uniform_partition, validate_partition
-from .validation import check_rank
+from .partition import uniform_partition, validate_partition
+from .validation import check_positive_float, check_rank
 
 __all__ = ["AssumptionEntry", "check_assumption1"]
 
@@ -41,8 +41,9 @@ def _ratio(M: torch.Tensor) -> float:
 def check_assumption1(frozen: ReLUFNN, target: ReLUFNN, rank: int, partition: Sequence[int] | None = None, *,
                       extended: bool = False, threshold: float = SINGULARITY_THRESHOLD) -> list[AssumptionEntry]:
     """σ_min/σ_max of every matrix Assumption 1 lists, with a pass flag (ratio ≥ ``threshold``)."""
-    L, Lbar = check_depths(frozen.depth, target.depth)
+    L, Lbar = check_fnn_pair(frozen, target)
     rank = check_rank(rank, "rank", width=frozen.width)
+    threshold = check_positive_float(threshold, "threshold")
     sizes = uniform_partition(L, Lbar) if partition is None else validate_partition(partition, L, Lbar)
     M = L // Lbar if partition is None else None
     out = [AssumptionEntry(f"W_{l + 1}", r, r >= threshold)

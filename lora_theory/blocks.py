@@ -11,9 +11,10 @@ from functools import lru_cache
 
 import torch
 
-from .models import ReLUFNN
+from .models import ReLUFNN, check_fnn_pair
 from .numerics import RANK_TAU, chain_product, numerical_rank, singular_values
-from .partition import block_ranges, check_depths, optimal_partition, uniform_partition, validate_partition
+from .partition import block_ranges, optimal_partition, uniform_partition, validate_partition
+from .validation import check_positive_float
 
 __all__ = ["BlockDiscrepancy", "block_discrepancy", "block_discrepancies", "best_partition"]
 
@@ -42,14 +43,16 @@ def block_discrepancy(frozen: ReLUFNN, target: ReLUFNN, i: int, layers: range,
 def block_discrepancies(frozen: ReLUFNN, target: ReLUFNN, partition: Sequence[int] | None = None,
                         tau: float = RANK_TAU) -> list[BlockDiscrepancy]:
     """E_1..E_L̄ for a partition (default: uniform)."""
-    L, Lbar = check_depths(frozen.depth, target.depth)
+    L, Lbar = check_fnn_pair(frozen, target)
+    tau = check_positive_float(tau, "tau")
     sizes = uniform_partition(L, Lbar) if partition is None else validate_partition(partition, L, Lbar)
     return [block_discrepancy(frozen, target, i, layers, tau) for i, layers in enumerate(block_ranges(sizes))]
 
 
 def best_partition(frozen: ReLUFNN, target: ReLUFNN, tau: float = RANK_TAU) -> tuple[tuple[int, ...], int]:
     """The consecutive partition minimising max_i ⌈rank(E_i)/|P_i|⌉ and that minimal rank (dynamic programming)."""
-    L, Lbar = check_depths(frozen.depth, target.depth)
+    L, Lbar = check_fnn_pair(frozen, target)
+    tau = check_positive_float(tau, "tau")
 
     @lru_cache(maxsize=None)
     def rank(i: int, start: int, stop: int) -> int:

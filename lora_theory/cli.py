@@ -161,6 +161,11 @@ def _claims(_: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(message: str) -> str:
+    """Error messages are one line: newlines (e.g. echoed from a stray argument) are shown escaped."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _build_parser().parse_args(argv)
@@ -172,10 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_certify(args)
         return {"verify": _verify, "threshold": _threshold, "claims": _claims}[args.command](args)
     except _UsageError as exc:
-        print(str(exc), file=sys.stderr)
+        print(_one_line(str(exc)), file=sys.stderr)
         return 2
     except LoRATheoryError as exc:
-        print(f"lora-theory: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(_one_line(f"lora-theory: {type(exc).__name__}: {exc}"), file=sys.stderr)
         return 2
 
 

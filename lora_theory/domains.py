@@ -100,7 +100,13 @@ class Box(Domain):
         object.__setattr__(self, "high", high)
 
     def _expand(self, v, name: str) -> tuple[float, ...]:
-        vals = [v] * self.width if isinstance(v, (int, float)) else list(v)
+        if isinstance(v, (int, float)):
+            vals = [v] * self.width
+        elif isinstance(v, (list, tuple)) or (isinstance(v, torch.Tensor) and v.ndim == 1):
+            vals = [float(a) if isinstance(a, torch.Tensor) else a for a in v]
+        else:
+            raise DomainError(f"box {name} must be a number or a sequence of D={self.width} numbers; got "
+                              f"{type(v).__name__}")
         if len(vals) != self.width:
             raise ShapeError(f"box {name} must be a number or have D={self.width} entries; got {len(vals)}")
         for j, a in enumerate(vals):

@@ -8,10 +8,13 @@ and the claims registry refers to them. Symbols carry integer/positive assumptio
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping
 
 import sympy as sp
 import torch
+
+from .errors import DomainError
 
 __all__ = [
     "D", "L", "R", "R_E", "i", "l", "R_l", "sigma",
@@ -52,10 +55,26 @@ LINEAR_PARAMETER_COUNT = 2 * R * D * L
 
 
 def evaluate_integer(expr: sp.Basic, values: Mapping[sp.Symbol, int]) -> int:
-    """Substitute integer values and return the (integer) result; raises if the result is not an integer."""
-    out = sp.sympify(expr).xreplace({k: sp.Integer(v) for k, v in dict(values).items()})  # ~100× faster than subs
+    """Substitute integer values and return the (integer) result.
+
+    Raises DomainError (a ValueError) when ``expr`` is not a sympy expression, ``values`` is not a mapping of
+    symbols to integers (bools and non-integers are refused, never truncated), or the result is not an integer
+    (a missing value, a division by zero)."""
+    if not isinstance(expr, sp.Basic):
+        raise DomainError(f"expr must be a sympy expression; got {type(expr).__name__}")
+    if not isinstance(values, Mapping):
+        raise DomainError(f"values must be a mapping from symbols to integers; got {type(values).__name__}")
+    clean = {}
+    for k, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (numbers.Integral, sp.Integer)):
+            raise DomainError(f"values[{k}] must be an integer; got {v!r}")
+        if getattr(k, "is_positive", None) and v <= 0 or getattr(k, "is_nonnegative", None) and v < 0:
+            kind = "positive" if getattr(k, "is_positive", None) else "nonnegative"
+            raise DomainError(f"values[{k}] must be a {kind} integer (the symbol's domain); got {v!r}")
+        clean[k] = sp.Integer(int(v))
+    out = expr.xreplace(clean)  # ~100× faster than subs
     if not out.is_Integer:
-        raise ValueError(f"{expr} with {dict(values)} did not evaluate to an integer: {out}")
+        raise DomainError(f"{expr} with {dict(values)} did not evaluate to an integer: {out}")
     return int(out)
 
 
@@ -70,7 +89,7 @@ def evaluate_error(expr: sp.Basic, values: Mapping[sp.Symbol, int], singular_val
     expr = sp.sympify(expr).subs(dict(values))
     free = sorted(expr.free_symbols - {i}, key=str)
     if free:
-        raise ValueError(f"cannot evaluate {expr}: no value for {free}")
+        raise DomainError(f"cannot evaluate {expr}: no value for {free}")
     fn = sp.lambdify([sigma], expr, modules="math")
     return float(fn(sigma_from(singular_values)))
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import torch
 
 from .adapters import LoRAPair, adapted_weights
-from .errors import DepthError, DTypeError, ShapeError
+from .errors import DepthError, DTypeError, NonFiniteError, ShapeError
 from .numerics import chain_product
 from .validation import as_matrix, as_square_stack, check_same_dtype
 
-__all__ = ["LinearChain", "ReLUFNN", "TFN", "TFNBlock", "HEAD_MATRICES", "column_softmax"]
+__all__ = ["LinearChain", "ReLUFNN", "TFN", "TFNBlock", "HEAD_MATRICES", "column_softmax", "check_fnn_pair"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,6 +55,7 @@ class LinearChain:
         if x.ndim not in (1, 2) or x.shape[-1] != self.width:
             raise ShapeError(f"input x must have shape (D,) or (n, D) with D={self.width}; got {tuple(x.shape)}")
         check_same_dtype([("weights[0]", self.weights[0]), ("x", x)])
+        _check_finite_input(x)
         for W in self.weights:
             x = x @ W.T
         return x
@@ -112,6 +113,7 @@ class ReLUFNN:
         if x.ndim not in (1, 2) or x.shape[-1] != self.width:
             raise ShapeError(f"input x must have shape (D,) or (n, D) with D={self.width}; got {tuple(x.shape)}")
         check_same_dtype([("weights[0]", self.weights[0]), ("x", x)])
+        _check_finite_input(x)
         return x
 
     def preactivations(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -171,6 +173,13 @@ class ReLUFNN:
 
 
 HEAD_MATRICES = ("WQ", "WK", "WV", "WO")
+
+
+def _check_finite_input(x: torch.Tensor, name: str = "x") -> None:
+    finite = torch.isfinite(x)
+    if not bool(finite.all()):
+        bad = tuple((~finite).nonzero()[0].tolist())
+        raise NonFiniteError(f"input {name} contains NaN or inf (first at index {bad}; shape {tuple(x.shape)})")
 
 
 @dataclass(frozen=True, eq=False)
@@ -276,6 +285,7 @@ class TFN:
         if X.shape[-1] == 0:
             raise ShapeError(f"input X has sequence length N=0 (shape {tuple(X.shape)}); a sequence needs N >= 1")
         check_same_dtype([("Wo", self.Wo), ("X", X)])
+        _check_finite_input(X, "X")
         return X
 
     def attention(self, l: int, Z: torch.Tensor) -> torch.Tensor:
@@ -302,3 +312,18 @@ class TFN:
 
     def __call__(self, X: torch.Tensor) -> torch.Tensor:
         return self.Wo @ self.hidden_states(X)[-1]
+
+
+def check_fnn_pair(frozen: object, target: object) -> tuple[int, int]:
+    """A frozen and a target ReLUFNN of one width and dtype with 1 ≤ L̄ ≤ L; returns (L, L̄)."""
+    if not isinstance(frozen, ReLUFNN) or not isinstance(target, ReLUFNN):
+        raise ShapeError(f"frozen and target must be ReLUFNN models; got {type(frozen).__name__} and "
+                         f"{type(target).__name__}")
+    if target.depth > frozen.depth:
+        raise DepthError(f"target depth L̄={target.depth} exceeds frozen depth L={frozen.depth} (the theorem needs "
+                         "L̄ ≤ L)")
+    if target.width != frozen.width:
+        raise ShapeError(f"target width D̄={target.width} differs from frozen width D={frozen.width} (same width "
+                         "needed)")
+    check_same_dtype([("frozen.weights[0]", frozen.weights[0]), ("target.weights[0]", target.weights[0])])
+    return frozen.depth, target.depth

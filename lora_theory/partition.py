@@ -37,6 +37,8 @@ def uniform_partition(depth: int, target_depth: int) -> tuple[int, ...]:
 
 def validate_partition(sizes: object, depth: int, target_depth: int | None = None) -> tuple[int, ...]:
     """Block sizes must be integers ≥ 1 summing to L (and, if given, there must be L̄ of them)."""
+    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 1:
+        raise DepthError(f"frozen depth L must be an integer >= 1; got {depth!r}")
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
         raise PartitionError(f"partition must be a sequence of block sizes; got {sizes!r}")
     out = []

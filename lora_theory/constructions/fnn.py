@@ -34,12 +34,12 @@ import torch
 
 from ..adapters import LoRAPair
 from ..domains import Domain
-from ..errors import AssumptionViolated, DomainError, ShapeError, SingularityError
-from ..models import ReLUFNN
+from ..errors import AssumptionViolated, DomainError, SingularityError
+from ..models import ReLUFNN, check_fnn_pair
 from ..numerics import unit_roundoff
-from ..partition import block_ranges, block_ranks, check_depths, uniform_partition, validate_partition
+from ..partition import block_ranges, block_ranks, uniform_partition, validate_partition
 from ..tolerance import BlockErrorTerms, Tolerance, fnn_tolerance
-from ..validation import check_rank, check_same_dtype
+from ..validation import check_rank
 from .linear import LinearConstruction, construct_linear
 
 __all__ = ["FNNBlock", "FNNConstruction", "construct_fnn", "block_ranks"]
@@ -115,14 +115,8 @@ def construct_fnn(frozen: ReLUFNN, target: ReLUFNN, rank: int, domain: Domain, *
     Raises ShapeError/DTypeError for mismatched models, DepthError for L̄ > L, PartitionError, RankError,
     DomainError (domain width, mismatched ``final_relu``) and SingularityError naming the block and layer.
     """
-    if not isinstance(frozen, ReLUFNN) or not isinstance(target, ReLUFNN):
-        raise ShapeError(f"frozen and target must be ReLUFNN models; got {type(frozen).__name__} and "
-                         f"{type(target).__name__}")
-    L, Lbar = check_depths(frozen.depth, target.depth)
+    L, Lbar = check_fnn_pair(frozen, target)
     D = frozen.width
-    if target.width != D:
-        raise ShapeError(f"target width D̄={target.width} differs from frozen width D={D} (same width needed)")
-    check_same_dtype([("frozen.weights[0]", frozen.weights[0]), ("target.weights[0]", target.weights[0])])
     if frozen.final_relu != target.final_relu:
         raise DomainError(f"frozen.final_relu={frozen.final_relu} but target.final_relu={target.final_relu}: the "
                           "construction matches the last pre-activation, so both must use the same convention")
