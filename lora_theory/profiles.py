@@ -39,7 +39,7 @@ def register_profiles() -> None:
         return
     builtin_ci = settings.get_profile("ci")
     settings.register_profile("dev", max_examples=20, deadline=None, phases=_NO_TARGET, print_blob=True)
-    settings.register_profile("ci", parent=builtin_ci, max_examples=40, deadline=None, phases=_NO_TARGET,
+    settings.register_profile("ci", parent=builtin_ci, max_examples=50, deadline=None, phases=_NO_TARGET,
                               suppress_health_check=[HealthCheck.too_slow])
     settings.register_profile("deep", max_examples=2000, deadline=None, phases=tuple(Phase), print_blob=True,
                               suppress_health_check=[HealthCheck.too_slow])
