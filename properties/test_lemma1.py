@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from lora_theory import formulas as F
 from lora_theory.adapters import adapted_product
 from lora_theory.adversaries import adam_adapters, random_adapters
-from lora_theory.checks import (Example, check_at_least, check_at_most, check_close, check_exact, check_not_exact,
-                                 regime)
+from lora_theory.checks import (Example, check_at_least, check_at_most, check_below, check_close, check_exact,
+                                 check_not_exact, regime)
 from lora_theory.claims import get_claim
 from lora_theory.constructions.linear import construct_linear
 from lora_theory.errors import SingularityError
@@ -206,5 +206,7 @@ def test_lemma1_large_width_on_device():
     weights = [w.to(device) for w in inst.weights]
     c = construct_linear(weights, inst.target.to(device), D // L)
     ex = Example(CLAIM, f"{inst.repro()}, R={D // L}, device={device}")
-    check_exact(ex, "large_width", spectral_norm(c.residual()), c.tolerance(), f"adaptation at D = {D} on {device}")
+    # check_below, not check_exact: the u·D² tolerance at D = 128..4096 is relatively larger than the small-D ones,
+    # and a single large instance says nothing about how far apart exact and inexact are (the separation ratio).
+    check_below(ex, "large_width", spectral_norm(c.residual()), 0.0, c.tolerance(), f"residual at D = {D} on {device}")
     assert c.adapters[0].B.device.type == device
