@@ -42,8 +42,8 @@ def test_fails():
 def _run(pytester: pytest.Pytester, source: str, *args: str) -> tuple[pytest.RunResult, dict]:
     pytester.makepyfile(test_prop=source)
     out = pytester.path / "claims.json"
-    result = pytester.runpytest_subprocess("-p", "lora_theory.pytest_plugin", "--claims-json", str(out),
-                                           "-p", "no:cacheprovider", *args)
+    run = pytester.runpytest_subprocess if "-n" in args else pytester.runpytest_inprocess  # xdist needs a process
+    result = run("-p", "lora_theory.pytest_plugin", "--claims-json", str(out), "-p", "no:cacheprovider", *args)
     return result, json.loads(out.read_text())["claims"][0]
 
 
