@@ -20,14 +20,10 @@ from .validation import as_matrix, as_square_stack, check_same_dtype
 __all__ = ["LinearChain", "ReLUFNN", "TFN", "TFNBlock", "HEAD_MATRICES", "column_softmax", "check_fnn_pair"]
 
 
-@dataclass(frozen=True, eq=False)
-class LinearChain:
-    """A depth-L chain of D×D linear maps with no bias and no activation (SPEC §3.2)."""
+class _WeightStack:
+    """depth, width and dtype of a model whose ``weights`` is a tuple of (D, D) layers."""
 
     weights: tuple[torch.Tensor, ...]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "weights", as_square_stack(self.weights, "weights"))
 
     @property
     def depth(self) -> int:
@@ -40,6 +36,16 @@ class LinearChain:
     @property
     def dtype(self) -> torch.dtype:
         return self.weights[0].dtype
+
+
+@dataclass(frozen=True, eq=False)
+class LinearChain(_WeightStack):
+    """A depth-L chain of D×D linear maps with no bias and no activation (SPEC §3.2)."""
+
+    weights: tuple[torch.Tensor, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weights", as_square_stack(self.weights, "weights"))
 
     def product(self) -> torch.Tensor:
         """W_L ⋯ W_1."""
@@ -62,7 +68,7 @@ class LinearChain:
 
 
 @dataclass(frozen=True, eq=False)
-class ReLUFNN:
+class ReLUFNN(_WeightStack):
     """FNN_{L,D}(x) with biases (SPEC §3.3): z_0 = x, z_l = ReLU(W_l z_{l-1} + b_l); the last ReLU is applied only
     when ``final_relu`` (the paper's convention is not yet confirmed against the PDF; every claim holds under both).
 
@@ -94,18 +100,6 @@ class ReLUFNN:
         object.__setattr__(self, "weights", weights)
         object.__setattr__(self, "biases", tuple(checked))
         object.__setattr__(self, "final_relu", bool(self.final_relu))
-
-    @property
-    def depth(self) -> int:
-        return len(self.weights)
-
-    @property
-    def width(self) -> int:
-        return int(self.weights[0].shape[0])
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.weights[0].dtype
 
     def _check_input(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):

@@ -13,7 +13,7 @@ import math
 import pytest
 import sympy as sp
 import torch
-from hypothesis import Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from lora_theory import bounds_fnn as B
@@ -25,7 +25,9 @@ from lora_theory.partition import block_ranges
 from lora_theory.random_matrices import generator
 from lora_theory.strategies import build_fnn_instance
 
+from ._load import fails as _fails
 from ._load import load_property_module
+from ._load import quick as _quick
 
 REL = 1e-14
 
@@ -201,19 +203,10 @@ def fresh_bounds():
     B._compiled.cache_clear()
 
 
-def _quick(prop):
-    return settings(settings.default, phases=(Phase.explicit, Phase.reuse, Phase.generate), database=None)(prop)
 
 
-def _messages(exc: BaseException) -> list[str]:
-    subs = getattr(exc, "exceptions", None)  # ExceptionGroup: Hypothesis found several distinct failures
-    return [m for e in subs for m in _messages(e)] if subs else [str(exc)]
 
 
-def _fails(prop) -> str:
-    with pytest.raises(Exception) as info:
-        _quick(prop)()
-    return "\n".join(_messages(info.value))
 
 
 def _epsilon_at(offset: int):

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import pytest
 import sympy as sp
-from hypothesis import Phase, settings
 
 from lora_theory import formulas as F
 from lora_theory.claims import get_claim
 from lora_theory.constructions import linear as linear_mod
 
+from ._load import fails as _fails
 from ._load import load_property_module
+from ._load import quick as _quick
 
 
 
@@ -28,20 +29,10 @@ def hetero():
     return load_property_module("hetero_ranks")
 
 
-def _quick(prop):
-    return settings(settings.default, phases=(Phase.explicit, Phase.reuse, Phase.generate), database=None)(prop)
 
 
-def _messages(exc: BaseException) -> list[str]:
-    subs = getattr(exc, "exceptions", None)  # ExceptionGroup: Hypothesis found several distinct failures
-    return [m for e in subs for m in _messages(e)] if subs else [str(exc)]
 
 
-def _fails(prop) -> str:
-    """Run a property without shrinking (only the verdict matters here) and return its failure messages."""
-    with pytest.raises(Exception) as info:  # AssertionError, or an ExceptionGroup of them
-        _quick(prop)()
-    return "\n".join(_messages(info.value))
 
 
 def test_unmutated_properties_pass(lemma1, hetero):

@@ -11,14 +11,15 @@ import dataclasses
 import pytest
 import sympy as sp
 import torch
-from hypothesis import Phase, settings
 
 from lora_theory import formulas as F
 from lora_theory.claims import get_claim
 from lora_theory.constructions import fnn as fnn_mod
 from lora_theory.random_matrices import generator
 
+from ._load import fails as _fails
 from ._load import load_property_module
+from ._load import quick as _quick
 
 
 @pytest.fixture
@@ -26,19 +27,10 @@ def theorem3():
     return load_property_module("theorem3")
 
 
-def _quick(prop):
-    return settings(settings.default, phases=(Phase.explicit, Phase.reuse, Phase.generate), database=None)(prop)
 
 
-def _messages(exc: BaseException) -> list[str]:
-    subs = getattr(exc, "exceptions", None)
-    return [m for e in subs for m in _messages(e)] if subs else [str(exc)]
 
 
-def _fails(prop) -> str:
-    with pytest.raises(Exception) as info:
-        _quick(prop)()
-    return "\n".join(_messages(info.value))
 
 
 def _rebias(c, new_biases):

@@ -8,13 +8,14 @@ import dataclasses
 import pytest
 import sympy as sp
 import torch
-from hypothesis import Phase, settings
 
 from lora_theory import formulas as F
 from lora_theory.claims import get_claim
 from lora_theory.constructions import tfn as tfn_mod
 from lora_theory.models import TFN
 
+from ._load import fails as _fails
+from ._load import quick as _quick
 from ._load import load_property_module
 
 
@@ -28,21 +29,10 @@ def scope():
     return load_property_module("theorem7_scope")
 
 
-def _fails(prop) -> str:
-    quick = settings(settings.default, phases=(Phase.explicit, Phase.reuse, Phase.generate), database=None)
-    with pytest.raises(Exception) as info:
-        quick(prop)()
-
-    def flat(e):
-        subs = getattr(e, "exceptions", None)
-        return [m for s in subs for m in flat(s)] if subs else [str(e)]
-    return "\n".join(flat(info.value))
-
-
 def test_unmutated_tfn_properties_pass(theorem7, scope):
     for prop in (theorem7.test_theorem7_exact_random, theorem7.test_theorem7_threshold_lowgap,
                  scope.test_theorem7_scope_support_and_ranks):
-        settings(settings.default, phases=(Phase.explicit, Phase.generate), database=None)(prop)()
+        _quick(prop)()
 
 
 def test_adapter_on_w1_is_caught(monkeypatch, theorem7, scope):

@@ -44,9 +44,8 @@ from lora_theory.constructions import tfn as tfn_mod
 from lora_theory.models import TFN
 
 from .. import test_bounds_fnn as _gate_t5
-from .. import test_gate_can_fail as _gate_linear
 from .. import test_gate_can_fail_fnn as _gate_fnn
-from .._load import load_property_module
+from .._load import load_property_module, quick
 
 __all__ = ["Prop", "Mutant", "Attempt", "Verdict", "MUTANTS", "hunt", "run_property", "format_table"]
 
@@ -124,7 +123,7 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 def run_property(fn: Callable[[], None]) -> tuple[str, str]:
     """Run one property (Hypothesis-decorated: with the gate tests' quick settings; plain: called as is) and return
     (outcome, message)."""
-    runner = _gate_linear._quick(fn) if hasattr(fn, "hypothesis") else fn
+    runner = quick(fn) if hasattr(fn, "hypothesis") else fn
     try:
         runner()
     except Exception as exc:  # noqa: BLE001 - classified below
