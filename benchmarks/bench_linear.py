@@ -33,6 +33,8 @@ import sys
 import time
 
 import torch
+from _common import load_average, timed
+from _common import parse_sizes as _parse_sizes
 
 from lora_theory.constructions.linear import construct_linear
 from lora_theory.numerics import chain_product
@@ -56,31 +58,8 @@ def default_repeats(D: int) -> int:
 
 
 def parse_sizes(text: str) -> list[int]:
-    sizes = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        D = int(part)
-        if D < DEPTH or D % DEPTH:
-            raise argparse.ArgumentTypeError(f"size {D} must be a positive multiple of L={DEPTH} (R = D/{DEPTH})")
-        sizes.append(D)
-    if not sizes:
-        raise argparse.ArgumentTypeError("no sizes given")
-    return sizes
-
-
-def load_average() -> str:
-    try:
-        return "/".join(f"{x:.2f}" for x in os.getloadavg())
-    except (AttributeError, OSError):
-        return "n/a"
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
+    return _parse_sizes(text, lambda D: None if D >= DEPTH and D % DEPTH == 0 else
+                        f"size {D} must be a positive multiple of L={DEPTH} (R = D/{DEPTH})")
 
 
 def bench_size(D: int, repeats: int) -> dict:

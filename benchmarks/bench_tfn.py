@@ -46,6 +46,8 @@ import sys
 import time
 
 import torch
+from _common import load_average, timed
+from _common import parse_sizes as _parse_sizes
 
 from lora_theory.constructions.tfn import construct_tfn, tfn_gaps
 from lora_theory.strategies import build_tfn_instance
@@ -66,18 +68,8 @@ def default_repeats(D: int) -> int:
 
 
 def parse_sizes(text: str) -> list[int]:
-    sizes = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        D = int(part)
-        if D < 2:
-            raise argparse.ArgumentTypeError(f"size {D} must be >= 2 (the target has gap rank ⌊D/2⌋ >= 1)")
-        sizes.append(D)
-    if not sizes:
-        raise argparse.ArgumentTypeError("no sizes given")
-    return sizes
+    return _parse_sizes(text, lambda D: None if D >= 2 else
+                        f"size {D} must be >= 2 (the target has gap rank ⌊D/2⌋ >= 1)")
 
 
 def floor_counts(L: int, H: int) -> tuple[int, int]:
@@ -85,19 +77,6 @@ def floor_counts(L: int, H: int) -> tuple[int, int]:
     chains = 2 * H * L + 1
     solves = H * L + 2 * (L - 1) + 1
     return chains, solves
-
-
-def load_average() -> str:
-    try:
-        return "/".join(f"{x:.2f}" for x in os.getloadavg())
-    except (AttributeError, OSError):
-        return "n/a"
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
 
 
 def max_relative_error(construction, target, D: int) -> float:

@@ -20,8 +20,15 @@ from .validation import as_matrix, as_square_stack, check_same_dtype
 __all__ = ["LinearChain", "ReLUFNN", "TFN", "TFNBlock", "HEAD_MATRICES", "column_softmax", "check_fnn_pair"]
 
 
+def _check_finite_input(x: torch.Tensor, name: str = "x") -> None:
+    finite = torch.isfinite(x)
+    if not bool(finite.all()):
+        bad = tuple((~finite).nonzero()[0].tolist())
+        raise NonFiniteError(f"input {name} contains NaN or inf (first at index {bad}; shape {tuple(x.shape)})")
+
+
 class _WeightStack:
-    """depth, width and dtype of a model whose ``weights`` is a tuple of (D, D) layers."""
+    """depth, width, dtype and the input check of a model whose ``weights`` is a tuple of (D, D) layers."""
 
     weights: tuple[torch.Tensor, ...]
 
@@ -36,6 +43,15 @@ class _WeightStack:
     @property
     def dtype(self) -> torch.dtype:
         return self.weights[0].dtype
+
+    def _check_input(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise DTypeError(f"input x must be a torch.Tensor; got {type(x).__name__}")
+        if x.ndim not in (1, 2) or x.shape[-1] != self.width:
+            raise ShapeError(f"input x must have shape (D,) or (n, D) with D={self.width}; got {tuple(x.shape)}")
+        check_same_dtype([("weights[0]", self.weights[0]), ("x", x)])
+        _check_finite_input(x)
+        return x
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,12 +72,7 @@ class LinearChain(_WeightStack):
         return LinearChain(tuple(adapted_weights(self.weights, pairs)))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor):
-            raise DTypeError(f"input x must be a torch.Tensor; got {type(x).__name__}")
-        if x.ndim not in (1, 2) or x.shape[-1] != self.width:
-            raise ShapeError(f"input x must have shape (D,) or (n, D) with D={self.width}; got {tuple(x.shape)}")
-        check_same_dtype([("weights[0]", self.weights[0]), ("x", x)])
-        _check_finite_input(x)
+        x = self._check_input(x)
         for W in self.weights:
             x = x @ W.T
         return x
@@ -100,15 +111,6 @@ class ReLUFNN(_WeightStack):
         object.__setattr__(self, "weights", weights)
         object.__setattr__(self, "biases", tuple(checked))
         object.__setattr__(self, "final_relu", bool(self.final_relu))
-
-    def _check_input(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor):
-            raise DTypeError(f"input x must be a torch.Tensor; got {type(x).__name__}")
-        if x.ndim not in (1, 2) or x.shape[-1] != self.width:
-            raise ShapeError(f"input x must have shape (D,) or (n, D) with D={self.width}; got {tuple(x.shape)}")
-        check_same_dtype([("weights[0]", self.weights[0]), ("x", x)])
-        _check_finite_input(x)
-        return x
 
     def preactivations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """[W_l z_{l-1} + b_l for l = 1..L], each of the shape of ``x``."""
@@ -167,13 +169,6 @@ class ReLUFNN(_WeightStack):
 
 
 HEAD_MATRICES = ("WQ", "WK", "WV", "WO")
-
-
-def _check_finite_input(x: torch.Tensor, name: str = "x") -> None:
-    finite = torch.isfinite(x)
-    if not bool(finite.all()):
-        bad = tuple((~finite).nonzero()[0].tolist())
-        raise NonFiniteError(f"input {name} contains NaN or inf (first at index {bad}; shape {tuple(x.shape)})")
 
 
 @dataclass(frozen=True, eq=False)
