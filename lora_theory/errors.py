@@ -21,6 +21,9 @@ __all__ = [
     "PartitionError",
     "DomainError",
     "FileFormatError",
+    "StateDictError",
+    "ModelMismatchError",
+    "OptionalDependencyError",
     "UnknownClaimError",
     "AssumptionViolated",
     "SingularityError",
@@ -61,6 +64,18 @@ class DomainError(LoRATheoryError, ValueError):
 
 class FileFormatError(LoRATheoryError, ValueError):
     """A file cannot be read as what it claims to be."""
+
+
+class StateDictError(FileFormatError):
+    """A state dict (checkpoint) lacks keys the model needs, or holds keys it cannot place; names the keys."""
+
+
+class ModelMismatchError(LoRATheoryError, ValueError):
+    """Two descriptions of what must be the same model disagree (e.g. a module and the construction built for it)."""
+
+
+class OptionalDependencyError(LoRATheoryError, ImportError):
+    """A feature needs an optional extra that is not installed; the message names the ``pip install`` to run."""
 
 
 class UnknownClaimError(LoRATheoryError, KeyError):

@@ -15,7 +15,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from ..errors import DomainError
+from ..errors import DomainError, OptionalDependencyError
 
 __all__ = ["FIGSIZE", "DPI", "PIXELS", "plot_rows", "require_matplotlib"]
 
@@ -34,7 +34,7 @@ def require_matplotlib():
     try:
         import matplotlib
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting needs matplotlib, an optional dependency: pip install 'lora-theory[plots]' "
+        raise OptionalDependencyError("plotting needs matplotlib, an optional dependency: pip install 'lora-theory[plot]' "
                           "(or pip install matplotlib)") from exc
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
