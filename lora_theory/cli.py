@@ -1,4 +1,4 @@
-"""Command line: ``lora-theory verify | threshold | claims | certify | sweep``.
+"""Command line: ``lora-theory verify | threshold | claims | certify | sweep | rank | export-peft``.
 
 Errors in arguments or inputs exit with code 2 and one line on stderr (no traceback); a failing claim makes
 ``verify`` exit with code 1.
@@ -75,6 +75,14 @@ def _build_parser() -> argparse.ArgumentParser:
     from .certify_command import add_certify_arguments
     add_certify_arguments(sub.add_parser(
         "certify", help="run the exact rational certificate on one small integer instance and print the verdict"))
+
+    from .rank_command import add_rank_arguments
+    add_rank_arguments(sub.add_parser(
+        "rank", help="rank advice for a frozen/target FNN checkpoint pair: rank(E_i), thresholds, error curve"))
+
+    from .export_command import add_export_arguments
+    add_export_arguments(sub.add_parser(
+        "export-peft", help="build the Theorem 3 adapters for an FNN checkpoint pair and save them as a PEFT adapter"))
     return p
 
 
@@ -175,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "certify":
             from .certify_command import run_certify
             return run_certify(args)
+        if args.command == "rank":
+            from .rank_command import run_rank
+            return run_rank(args)
+        if args.command == "export-peft":
+            from .export_command import run_export
+            return run_export(args)
         return {"verify": _verify, "threshold": _threshold, "claims": _claims}[args.command](args)
     except _UsageError as exc:
         print(_one_line(str(exc)), file=sys.stderr)

@@ -18,6 +18,7 @@ import torch
 
 __all__ = [
     "RANK_TAU",
+    "storage_rank_tau",
     "SINGULARITY_THRESHOLD",
     "unit_roundoff",
     "singular_values",
@@ -39,6 +40,16 @@ SINGULARITY_THRESHOLD = 1e-13
 def unit_roundoff(dtype: torch.dtype) -> float:
     """u = eps/2 of the floating dtype (1.11e-16 for float64)."""
     return torch.finfo(dtype).eps / 2
+
+
+def storage_rank_tau(dtype: torch.dtype, width: int, depth: int) -> float:
+    """Relative rank threshold for a discrepancy W̄ − ∏_{l≤depth} W_l of weights *stored* in ``dtype``:
+    max(RANK_TAU, (depth + 1)·D·u). Each stored D×D matrix is off from the one that was meant by a relative
+    entrywise u, i.e. by at most u·D in spectral norm relative to its own norm; the discrepancy inherits that from
+    W̄ and from each of the ``depth`` factors. Singular values below it cannot be told apart from the storage
+    rounding — in float32 (u ≈ 6e-8) they would otherwise make every discrepancy full rank. In float64 the bound is
+    below RANK_TAU for any realistic size, so the suite's float64 checks are unchanged."""
+    return max(RANK_TAU, (depth + 1) * width * unit_roundoff(dtype))
 
 
 def singular_values(A: torch.Tensor) -> torch.Tensor:
