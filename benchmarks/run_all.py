@@ -4,6 +4,7 @@ Prints, from a single run on this machine:
 
 * the construction cost ratios of the three benchmark scripts (Lemma 1, Theorem 3, Theorem 7) at growing D —
   each a ratio to the dense linear algebra the construction needs, measured in the same run;
+* the PEFT export time (``bench_peft.py``: ``to_peft`` + round-trip check), when the ``peft`` extra is installed;
 * examples per second per claim in the default (``dev``) profile, from the claims JSON of a ``pytest`` run of
   ``properties/`` (examples / summed test time);
 * the wall time of ``pytest -n auto`` on the default profile (the whole gate's test half).
@@ -54,6 +55,14 @@ def main() -> int:
             for row in _run_json(script, ["--sizes", sizes[model], *extra], tmp / f"{name}.json"):
                 ratio = row.get("ratio")
                 print(f"{name:<10} {row['D']:>6} {ratio:>7.2f}  {what}")
+        import importlib.util
+        if importlib.util.find_spec("peft") is None:
+            print("\nPEFT export: skipped (pip install 'lora-theory[peft]')")
+        else:
+            print("\nPEFT export: to_peft + round-trip check (seconds; target ≤ 2 s at D = 1024, L = 8)")
+            for row in _run_json("bench_peft.py", ["--sizes", "256" if args.quick else "256,1024", "--repeats",
+                                                   "1"], tmp / "peft.json"):
+                print(f"{'export':<10} {row['D']:>6} {row['export_s']:>7.2f}  s (import of peft not counted)")
         claims_json = tmp / "claims.json"
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "pytest", "properties", "-q", "-p", "no:cacheprovider",
