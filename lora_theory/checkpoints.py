@@ -161,6 +161,9 @@ def fnn_from_state_dict(state: Mapping[str, torch.Tensor], *, final_relu: bool =
             parts.append(f"unexpected keys {_show(unexpected)}")
         raise StateDictError(f"{name}: {' and '.join(parts)} (a depth-{depth} FNN needs exactly "
                              f"{_show(expected)}: layer l at index 2l, ReLUs at the odd indices)")
+    for key in expected:
+        if not isinstance(state[key], torch.Tensor):
+            raise StateDictError(f"{name}: {key!r} holds a {type(state[key]).__name__}, not a tensor")
     first = state["0.weight"]
     for key in expected:
         t = state[key]
