@@ -25,8 +25,8 @@ Nothing is re-derived here: the block discrepancies E_i = W̄_i − ∏_{l∈P_i
 1. a header: frozen depth L, target depth L̄, width D, dtype, M = ⌊L/L̄⌋, the final-ReLU convention and the domain;
 2. one row per target layer i of the uniform partition: ``block`` i, ``frozen layers`` (1-based, e.g. ``1..2``),
    ``rank(E_i)`` (numerical rank relative to the operands, SPEC §8.3, with τ = 1e-9 for float64 checkpoints and
-   the storage rounding (L+1)·D·u for float32 ones — :func:`lora_theory.numerics.storage_rank_tau`; ``--tau``
-   overrides) and ``σ_1(E_i)``;
+   the storage rounding (|P_i|+1)·D·u of each block for float32 ones — :func:`lora_theory.numerics.storage_rank_tau`,
+   the construction's own default; ``--tau`` overrides) and ``σ_1(E_i)``;
 3. the thresholds: Theorem 3 (uniform partition, with its block sizes) and the optimal partition (sizes and
    rank(E_i) of its blocks), each with its formula and the values substituted;
 4. the construction's error curve, one row per R = 1..min(D, ``--max-rank``): ``R``; ``exact`` (yes iff R ≥ the
@@ -240,8 +240,9 @@ def rank_advice(frozen: ReLUFNN, target: ReLUFNN, *, radius: float = 1.0, max_ra
     mismatched ``final_relu``, a bad ``radius``/``samples``/``seed``, RankError for ``max_rank`` < 1. A rank at which
     the construction refuses (Assumption 1) becomes a :class:`CurveRow` with a ``reason``, not an exception.
 
-    ``tau``: relative threshold of the numerical ranks; default :func:`lora_theory.numerics.storage_rank_tau` of the
-    checkpoints' dtype (RANK_TAU = 1e-9 in float64; about (L+1)·D·6e-8 in float32, the storage rounding).
+    ``tau``: relative threshold of the numerical ranks; default per block :func:`lora_theory.numerics.storage_rank_tau`
+    of the checkpoints' dtype — the default of :func:`construct_linear` too, so the two always agree (RANK_TAU = 1e-9
+    in float64; (|P_i|+1)·D·6e-8 in float32, the storage rounding).
     """
     L, Lbar = check_fnn_pair(frozen, target)
     if frozen.final_relu != target.final_relu:
@@ -253,9 +254,11 @@ def rank_advice(frozen: ReLUFNN, target: ReLUFNN, *, radius: float = 1.0, max_ra
     D = frozen.width
     top = D if max_rank is None else min(D, _check_int(max_rank, "max_rank", 1, RankError))
     M = L // Lbar
-    tau = storage_rank_tau(frozen.dtype, D, L) if tau is None else _check_tau(tau)
+    tau = None if tau is None else _check_tau(tau)
 
     sizes = uniform_partition(L, Lbar)
+    # the per-block default (blocks.block_discrepancy): RANK_TAU, or (|P_i|+1)·D·u for float32; shown: the largest
+    shown_tau = tau if tau is not None else max(storage_rank_tau(frozen.dtype, D, n) for n in sizes)
     discrepancies = block_discrepancies(frozen, target, tau=tau)
     blocks = tuple(BlockRow(i + 1, layers, d.rank, float(d.singular_values[0]))
                    for i, (layers, d) in enumerate(zip(block_ranges(sizes), discrepancies)))
@@ -291,7 +294,7 @@ def rank_advice(frozen: ReLUFNN, target: ReLUFNN, *, radius: float = 1.0, max_ra
             mean_error=float(err[:samples].mean()), max_error=float(err.max()),
             theorem5_tight=float(evaluate_bounds(c, X_uniform)["tight"]), tolerance=c.tolerance()))
     return RankAdvice(L, Lbar, D, frozen.dtype, M, frozen.final_relu, radius, samples, int(X_adv.shape[0]), seed,
-                      tau, blocks, uniform, optimal, tuple(curve))
+                      shown_tau, blocks, uniform, optimal, tuple(curve))
 
 
 # ------------------------------------------------------------------------------------------------------ printing
@@ -324,7 +327,7 @@ def format_advice(advice: RankAdvice, *, frozen_name: str | None = None, target_
                f"(sphere, ±ρe_j), seed {a.seed}")
     out.append("")
     u_dtype = unit_roundoff(a.dtype)
-    why = (f"the storage rounding of {dtype}, (L+1)·D·u with u = {u_dtype:.1e}" if a.rank_tau > RANK_TAU
+    why = (f"the storage rounding of {dtype}, (|P_i|+1)·D·u with u = {u_dtype:.1e}" if a.rank_tau > RANK_TAU
            else "SPEC §8.3")
     out.append("block discrepancies E_i = W̄_i − ∏_{l∈P_i} W_l (uniform partition); rank(E_i) counts "
                f"σ > τ·max(‖W̄_i‖₂, ‖∏W‖₂), τ = {a.rank_tau:.3g} ({why})")
@@ -460,7 +463,7 @@ def add_rank_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the sampling generator (default 0)")
     parser.add_argument("--tau", type=float, default=None, metavar="τ",
                         help="relative threshold of the numerical ranks (default: 1e-9 in float64, the storage "
-                             "rounding (L+1)·D·u in float32)")
+                             "rounding (|P_i|+1)·D·u of each block in float32)")
     parser.add_argument("--plot", default=None, metavar="PATH.png", help="also write the error curve as a PNG")
     parser.add_argument("--json", dest="json_path", default=None, metavar="PATH.json",
                         help="also write everything printed as JSON")

@@ -278,8 +278,9 @@ def bad_rank(rec: Rec, label: str, D: int, minimum: int = 1) -> object:
             "bool": True, "str": "1", "none": None, "complex": 1 + 0j}[fault]
 
 
-def bad_scalar(rec: Rec, label: str) -> object:
-    fault = rec(f"{label}.fault", st.sampled_from(SCALAR_FAULTS))
+def bad_scalar(rec: Rec, label: str, *, none_ok: bool = False) -> object:
+    """A malformed positive float; ``none_ok``: None is a valid value of this argument (a default), not a fault."""
+    fault = rec(f"{label}.fault", st.sampled_from(tuple(f for f in SCALAR_FAULTS if not (none_ok and f == "none"))))
     return {"zero": 0.0, "negative": -rec(f"{label}.size", st.sampled_from((1e-12, 0.5, 3.0))), "nan": math.nan,
             "inf": math.inf, "neg_inf": -math.inf, "str": "1e-9", "none": None, "bool": True, "complex": 1j}[fault]
 
@@ -361,7 +362,7 @@ def construct_linear_cases(draw):
             rank, pattern = rank_list(rec, "rank", L, D)
             names = (pattern,)
         else:
-            kw[fault] = bad_scalar(rec, fault)
+            kw[fault] = bad_scalar(rec, fault, none_ok=fault == "tau")  # tau=None: the dtype-aware default
             names = (fault,)
 
     def check(c):
@@ -891,7 +892,7 @@ def best_partition_cases(draw):
     frozen, target, fault, names, D, L, Lbar, dtype = fnn_pair(rec, PAIR_FAULTS + ("tau",))
     kw: dict = {}
     if fault == "tau":
-        kw["tau"], names = bad_scalar(rec, "tau"), (r"\btau\b",)
+        kw["tau"], names = bad_scalar(rec, "tau", none_ok=True), (r"\btau\b",)
 
     def check(res):
         sizes, R = res

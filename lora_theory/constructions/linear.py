@@ -27,7 +27,7 @@ import torch
 from ..adapters import LoRAPair, adapted_product
 from ..errors import ShapeError, SingularityError
 from ..models import LinearChain
-from ..numerics import (RANK_TAU, SINGULARITY_THRESHOLD, chain_product, numerical_rank, sigma,
+from ..numerics import (SINGULARITY_THRESHOLD, chain_product, numerical_rank, sigma, storage_rank_tau,
                         singular_values, suffix_products, tail_energy, unit_roundoff)
 from ..tolerance import Tolerance, chain_tolerance, singularity_floor
 from ..validation import as_matrix, as_square_stack, check_layer_ranks, check_positive_float, check_same_dtype
@@ -146,7 +146,7 @@ def _layer_name(l: int) -> str:
 
 
 def construct_linear(weights: Sequence[torch.Tensor] | LinearChain, target: torch.Tensor,
-                     rank: int | Sequence[int], *, tau: float = RANK_TAU,
+                     rank: int | Sequence[int], *, tau: float | None = None,
                      singular_threshold: float = SINGULARITY_THRESHOLD) -> LinearConstruction:
     """Build the Lemma 1 adapters for ``weights`` (W_1 first) → ``target`` with uniform ``rank`` R or per-layer
     ranks ``[R_1, …, R_L]`` (claims ``lemma1``, ``hetero_ranks``).
@@ -173,7 +173,8 @@ def construct_linear(weights: Sequence[torch.Tensor] | LinearChain, target: torc
                          f"(weights[0] has shape {tuple(Ws[0].shape)})")
     check_same_dtype([("weights[0]", Ws[0]), ("target", target)])
     ranks = check_layer_ranks(rank, depth=L, width=D)
-    tau = check_positive_float(tau, "tau")
+    # the numerical rank of E: σ > τ·max(‖W̄‖, ‖∏W‖); default τ = RANK_TAU, or the storage rounding of a float32 chain
+    tau = storage_rank_tau(target.dtype, D, L) if tau is None else check_positive_float(tau, "tau")
     singular_threshold = check_positive_float(singular_threshold, "singular_threshold")
     context = f"D={D} L={L} ranks={list(ranks)}"
     u = unit_roundoff(target.dtype)
@@ -184,7 +185,7 @@ def construct_linear(weights: Sequence[torch.Tensor] | LinearChain, target: torc
     s_target, s_P = singular_values(target), singular_values(P)
     target_norm = float(s_target[0])
     operand_scale = max(target_norm, float(s_P[0]))
-    rank_E = numerical_rank(s=s, scale=operand_scale)
+    rank_E = numerical_rank(s=s, scale=operand_scale, tau=tau)
     weight_sv = [singular_values(w) for w in Ws]
     w_max = [float(v[0]) for v in weight_sv]
     w_min = [float(v[-1]) for v in weight_sv]
