@@ -29,3 +29,16 @@ def test_readme_python_examples_run(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "disable_adapter exact: True" in out and "save/load exact: True" in out
     assert (tmp_path / "tfn_adapter" / "biases" / "adapter_config.json").is_file()
+
+
+def test_ci_runs_the_readme_commands():
+    """CI (.ci/run → ci/gate) and the adopters' workflow use the README's install and test commands verbatim."""
+    root = README.parent
+    readme = README.read_text(encoding="utf-8")
+    install = re.search(r"^(pip install -e \"[^\"]+\")", readme, re.M).group(1)
+    assert install == 'pip install -e ".[test,peft]"'
+    assert f"python -m {install}" in (root / ".ci" / "run").read_text(encoding="utf-8")
+    assert install in (root / "ci" / "github-workflow.yml").read_text(encoding="utf-8")
+    gate = (root / "ci" / "gate").read_text(encoding="utf-8")
+    assert "lora-theory verify" in gate and "pytest -n auto" in gate
+    assert "bash ci/gate" in (root / ".ci" / "run").read_text(encoding="utf-8")
