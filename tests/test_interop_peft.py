@@ -12,7 +12,7 @@ import pytest
 peft = pytest.importorskip("peft", exc_type=ImportError, reason="PEFT interop needs the optional extra: pip install 'lora-theory[peft]'")
 
 import torch  # noqa: E402
-from hypothesis import example, given  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from lora_theory import formulas as F  # noqa: E402
@@ -31,6 +31,9 @@ from lora_theory.strategies import build_fnn_instance, build_tfn_instance, fnn_i
 from lora_theory.tfn_module import to_module  # noqa: E402
 
 NAME = "peft_export"
+#: each example builds a PeftModel, merges a deep copy and saves/loads an adapter folder (~0.1–0.2 s): the round-trip
+#: properties run half the loaded profile's examples (dev 10, ci 25, deep 1000) to keep the gate's wall time
+ROUND_TRIP_SETTINGS = settings(max_examples=max(10, settings().max_examples // 2))
 
 
 def fnn_threshold(inst) -> int:
@@ -69,6 +72,7 @@ def assert_round_trip(ex, report, exact: bool) -> None:
 # ------------------------------------------------------------------------------------------------ properties: FNN
 
 
+@ROUND_TRIP_SETTINGS
 @given(inst=fnn_instances(low_rank=True, max_width=6, max_depth=4), extra=st.integers(0, 2))
 @example(inst=build_fnn_instance(6, 4, 2, (2, 1), seed=1), extra=0).via("a layer with a rank-0 adapter: r = 1 zeros")
 @example(inst=build_fnn_instance(1, 1, 1, (1,), seed=0), extra=0).via("D = 1, L = 1")
@@ -88,6 +92,7 @@ def test_fnn_round_trip_exact(inst, extra, tmp_path_factory):
     regime(f"final_relu={inst.frozen.final_relu}")
 
 
+@ROUND_TRIP_SETTINGS
 @given(inst=fnn_instances(low_rank=True, max_width=6, max_depth=4))
 @example(inst=build_fnn_instance(8, 4, 2, (8, 2), seed=3)).via("threshold 4, one block full rank")
 def test_fnn_round_trip_below_threshold(inst, tmp_path_factory):
@@ -110,6 +115,7 @@ def test_fnn_round_trip_below_threshold(inst, tmp_path_factory):
 # ------------------------------------------------------------------------------------------------ properties: TFN
 
 
+@ROUND_TRIP_SETTINGS
 @given(inst=tfn_instances(max_width=4, max_depth=2, max_heads=2), x_seed=seeds())
 @example(inst=build_tfn_instance(4, 2, 2, 1, seed=0), x_seed=0).via("low gap: rank-0 K/O adapters are skipped")
 def test_tfn_round_trip_exact(inst, x_seed, tmp_path_factory):

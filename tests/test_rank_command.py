@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -290,12 +288,6 @@ def test_float32_pair_runs_in_its_dtype(folder, capsys):
     for r in curve_rows(lines):
         if r["exact"] == "yes":
             assert r["max"] <= r["tol"]
-
-
-def test_importing_the_command_does_not_import_matplotlib():
-    code = "import sys, lora_theory.rank_command; assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
 
 
 # ---------------------------------------------------------------------------------------------------- bad inputs
