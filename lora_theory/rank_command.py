@@ -284,7 +284,7 @@ def rank_advice(frozen: ReLUFNN, target: ReLUFNN, *, radius: float = 1.0, max_ra
     for R in range(1, top + 1):
         exact = R >= uniform_value
         try:
-            c = construct_fnn(frozen, target, R, domain)
+            c = construct_fnn(frozen, target, R, domain, tau=tau)
         except AssumptionViolated as exc:  # SingularityError included
             curve.append(CurveRow(R, exact, reason=_reason(exc)))
             continue

@@ -350,3 +350,16 @@ def test_bad_input_exit_2_with_one_line_naming_the_flag(bad_files, folder, capsy
     missing = [w for w in words if w not in err[0]]
     assert not missing, f"{case}: {missing} not in {err[0]!r}"
     assert out == []  # nothing printed before the error
+
+
+def test_explicit_tau_reaches_the_construction(pairs):
+    """With --tau, the advice's ranks and the construction's own block ranks use the same threshold: a τ above
+    every σ(E_i)/scale makes both see rank 0 (threshold 1, ε = 0 everywhere)."""
+    from lora_theory.checkpoints import load_fnn_pair
+    from lora_theory.rank_command import rank_advice
+
+    pair = pairs["D6_L4_Lbar2"]
+    frozen, target = load_fnn_pair(pair.frozen, pair.target)
+    advice = rank_advice(frozen, target, max_rank=2, samples=8, tau=0.99)
+    assert [b.rank for b in advice.blocks] == [0, 0] and advice.uniform.value <= 1
+    assert all(r.exact and r.epsilon_max == 0.0 for r in advice.curve)

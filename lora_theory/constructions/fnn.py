@@ -107,11 +107,13 @@ class FNNConstruction:
 
 
 def construct_fnn(frozen: ReLUFNN, target: ReLUFNN, rank: int, domain: Domain, *,
-                  partition: Sequence[int] | None = None, use_remainder_layers: bool = False) -> FNNConstruction:
+                  partition: Sequence[int] | None = None, use_remainder_layers: bool = False,
+                  tau: float | None = None) -> FNNConstruction:
     """Adapters (rank ≤ R) and biases making ``frozen`` compute ``target`` on ``domain`` (Theorem 3), or the
     block-wise best rank-RM approximation below the threshold (Theorem 5). See the module docstring.
 
-    ``partition``: block sizes (general partition); default: the uniform partition of SPEC §4.
+    ``partition``: block sizes (general partition); default: the uniform partition of SPEC §4. ``tau``: relative
+    threshold of each block's numerical rank(E_i), passed to :func:`construct_linear` (default: its default).
     Raises ShapeError/DTypeError for mismatched models, DepthError for L̄ > L, PartitionError, RankError,
     DomainError (domain width, mismatched ``final_relu``) and SingularityError naming the block and layer.
     """
@@ -137,7 +139,7 @@ def construct_fnn(frozen: ReLUFNN, target: ReLUFNN, rank: int, domain: Domain, *
         used = M if (uniform and not use_remainder_layers) else m
         Ws = [frozen.weights[l] for l in layers]
         try:
-            lin = construct_linear(Ws, target.weights[i], block_ranks(rank, m, used))
+            lin = construct_linear(Ws, target.weights[i], block_ranks(rank, m, used), tau=tau)
         except AssumptionViolated as exc:
             where = exc.where.replace("W_", "block-local W_").replace("W̃_", "block-local W̃_")
             raise SingularityError(
