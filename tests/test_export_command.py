@@ -114,3 +114,20 @@ def test_bad_checkpoints(pair, tmp_path, capsys):
     _one_line_error(capsys, ["--frozen", broken, "--target", b] + out, "not a valid safetensors file")
     _one_line_error(capsys, ["--frozen", tmp_path / "none.pt", "--target", b] + out, "no such file")
     assert not (tmp_path / "o").exists(), "a failed export must not leave a folder behind"
+
+
+def test_float32_checkpoints_export_exactly(tmp_path, capsys):
+    """Most real checkpoints are float32: the export runs in float32, reports the designed ranks (storage rounding
+    is not rank), is exact within the float32 tolerance, and saves float32 adapter tensors."""
+    inst = build_fnn_instance(6, 4, 2, (3, 2), seed=11)
+    a = save_state_dict({k: v.float() for k, v in fnn_state_dict(inst.frozen).items()}, tmp_path / "A.safetensors")
+    b = save_state_dict({k: v.float() for k, v in fnn_state_dict(inst.target).items()}, tmp_path / "B.safetensors")
+    code, out, err = _run(capsys, "--frozen", a, "--target", b, "--rank", 2, "--out", tmp_path / "o")
+    assert code == 0, err
+    assert "exact on the domain" in out
+    meta = json.loads((tmp_path / "o" / "lora_theory_export.json").read_text())
+    assert meta["dtype"] == "float32" and meta["block_discrepancy_ranks"] == [3, 2]
+    assert meta["round_trip"]["peft_vs_target"] <= meta["round_trip"]["tolerance"]
+    from safetensors.torch import load_file
+    tensors = load_file(str(tmp_path / "o" / "adapter_model.safetensors"))
+    assert tensors and all(t.dtype == torch.float32 for t in tensors.values())
