@@ -32,11 +32,13 @@ from pathlib import Path
 
 import torch
 
-from .errors import DepthError, DTypeError, FileFormatError, NonFiniteError, OptionalDependencyError, ShapeError, StateDictError
+from .errors import (DepthError, DTypeError, FileFormatError, NonFiniteError, OptionalDependencyError, ShapeError,
+                     StateDictError)
 from .models import ReLUFNN
 from .validation import SUPPORTED_DTYPES
 
-__all__ = ["load_state_dict", "save_state_dict", "fnn_state_dict", "fnn_from_state_dict", "load_fnn", "load_fnn_pair", "fnn_keys"]
+__all__ = ["load_state_dict", "save_state_dict", "fnn_state_dict", "fnn_from_state_dict", "load_fnn", "load_fnn_pair",
+           "fnn_keys"]
 
 _KEY = re.compile(r"^(\d+)\.(weight|bias)$")
 

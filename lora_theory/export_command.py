@@ -93,8 +93,9 @@ def run_export(args: argparse.Namespace) -> int:
     report = check_round_trip(construction, module, peft_model, x)
     exact = construction.is_exact_in_theory()
     M = frozen.depth // target.depth
+    sizes = uniform_partition(frozen.depth, target.depth)
     print(f"frozen {args.frozen}: L={frozen.depth}, D={frozen.width}, {frozen.dtype}; target {args.target}: "
-          f"L̄={target.depth}; rank R={R}; domain ‖x‖₂ ≤ {radius:g}; partition {uniform_partition(frozen.depth, target.depth)}")
+          f"L̄={target.depth}; rank R={R}; domain ‖x‖₂ ≤ {radius:g}; partition {sizes}")
     for b in construction.blocks:
         print(f"  block {b.index + 1} (frozen layers {b.layers.start + 1}..{b.layers.stop}): rank(E)="
               f"{b.discrepancy_rank}, rank budget R·M={R * M}, spectral error ε={b.epsilon:.3e}")

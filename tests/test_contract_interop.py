@@ -69,7 +69,8 @@ def test_fnn_from_state_dict_contract():
 
 @pytest.fixture(scope="module")
 def peft_mod():
-    return pytest.importorskip("peft", exc_type=ImportError, reason="PEFT export needs the optional extra: pip install 'lora-theory[peft]'")
+    return pytest.importorskip(
+        "peft", exc_type=ImportError, reason="PEFT export needs the optional extra: pip install 'lora-theory[peft]'")
 
 
 @st.composite

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-peft = pytest.importorskip("peft", exc_type=ImportError, reason="export-peft needs the optional extra: pip install 'lora-theory[peft]'")
+peft = pytest.importorskip(
+    "peft", exc_type=ImportError, reason="export-peft needs the optional extra: pip install 'lora-theory[peft]'")
 
 import torch  # noqa: E402
 

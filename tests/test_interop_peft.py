@@ -9,7 +9,8 @@ import copy
 
 import pytest
 
-peft = pytest.importorskip("peft", exc_type=ImportError, reason="PEFT interop needs the optional extra: pip install 'lora-theory[peft]'")
+peft = pytest.importorskip(
+    "peft", exc_type=ImportError, reason="PEFT interop needs the optional extra: pip install 'lora-theory[peft]'")
 
 import torch  # noqa: E402
 from hypothesis import example, given, settings  # noqa: E402

@@ -21,7 +21,8 @@ def test_readme_has_the_python_examples():
 
 def test_readme_python_examples_run(tmp_path, monkeypatch, capsys):
     """Both blocks in one namespace (the second continues the first); the PEFT one needs the extra."""
-    pytest.importorskip("peft", exc_type=ImportError, reason="the README's PEFT example needs the optional extra lora-theory[peft]")
+    pytest.importorskip(
+        "peft", exc_type=ImportError, reason="the README's PEFT example needs the optional extra lora-theory[peft]")
     monkeypatch.chdir(tmp_path)  # the example saves an adapter folder
     namespace: dict = {}
     for i, block in enumerate(python_blocks()[:2]):
