@@ -14,9 +14,16 @@ from dataclasses import dataclass
 import torch
 
 from .errors import DomainError, ShapeError
+from .numerics import unit_roundoff
 from .validation import as_matrix, check_positive_float
 
 __all__ = ["Ball", "Box", "Domain"]
+
+
+def _rounding_slack(dtype: torch.dtype) -> float:
+    """Relative slack of ``contains``: a point built on the boundary (a sphere point, a vertex) may land a few
+    roundings outside it — 1e-12 in float64, 8u in a narrower dtype (8·2⁻²⁴ ≈ 4.8e-7 in float32)."""
+    return max(1e-12, 8 * unit_roundoff(dtype)) if dtype.is_floating_point else 1e-12
 
 
 class Domain:
@@ -28,7 +35,7 @@ class Domain:
         raise NotImplementedError
 
     def check_inputs(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
-        """Raise DomainError if a row of ``x`` lies outside the domain (relative slack 1e-12 for rounding)."""
+        """Raise DomainError if a row of ``x`` lies outside the domain (relative slack for rounding: 1e-12 in float64, 8u in float32)."""
         x = as_matrix(x if x.ndim == 2 else x[None, :], name, square=False)
         if x.shape[1] != self.width:
             raise ShapeError(f"{name} has shape {tuple(x.shape)} but the domain has width D={self.width}")
@@ -59,7 +66,7 @@ class Ball(Domain):
         return self.radius
 
     def contains(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.linalg.vector_norm(x, dim=-1) <= self.radius * (1 + 1e-12)
+        return torch.linalg.vector_norm(x, dim=-1) <= self.radius * (1 + _rounding_slack(x.dtype))
 
     def sample(self, n: int, gen: torch.Generator, dtype: torch.dtype = torch.float64) -> torch.Tensor:
         """n points uniform in the ball."""
@@ -122,7 +129,7 @@ class Box(Domain):
 
     def contains(self, x: torch.Tensor) -> torch.Tensor:
         lo, hi = self._bounds(x.dtype)
-        slack = 1e-12 * max(1.0, self.norm_bound())
+        slack = _rounding_slack(x.dtype) * max(1.0, self.norm_bound())
         return ((x >= lo - slack) & (x <= hi + slack)).all(dim=-1)
 
     def sample(self, n: int, gen: torch.Generator, dtype: torch.dtype = torch.float64) -> torch.Tensor:

@@ -220,13 +220,9 @@ def _evaluation_points(radius: float, width: int, samples: int, seed: int,
     """The ball, ``samples`` uniform points and its adversarial points, from one local generator."""
     domain = Ball(width, radius)
     gen = torch.Generator().manual_seed(seed)
-    uniform = domain.sample(samples, gen, dtype=torch.float64)
-    adversarial = domain.adversarial_points(gen, dtype=torch.float64)
-    if dtype != torch.float64:
-        # points on the sphere, rounded to a narrower dtype, can land a few ulps outside the ball (Domain.contains
-        # allows 1e-12): pull them in by a few units of the working precision
-        shrink = 1.0 - 8.0 * unit_roundoff(dtype)
-        uniform, adversarial = (uniform * shrink).to(dtype), (adversarial * shrink).to(dtype)
+    # drawn in float64 and rounded, so a float32 run sees the same points (Domain.contains allows the rounding)
+    uniform = domain.sample(samples, gen, dtype=torch.float64).to(dtype)
+    adversarial = domain.adversarial_points(gen, dtype=torch.float64).to(dtype)
     return domain, uniform, adversarial
 
 

@@ -53,3 +53,17 @@ def test_float32_fnn_advice_and_construction_agree():
     x = inst.domain.sample(64, torch.Generator().manual_seed(0), dtype=torch.float32)
     assert float(c.output_error(x).max()) <= c.tolerance().value
     assert unit_roundoff(torch.float32) == 2.0 ** -24
+
+
+def test_float32_boundary_points_are_inside_their_domain():
+    """A sphere point or box vertex rounded to float32 may sit an ulp outside; contains() allows 8u of the input's
+    dtype (1e-12 in float64), and nothing more."""
+    from lora_theory import Ball, Box
+
+    gen = torch.Generator().manual_seed(0)
+    for dom in (Ball(8, 3.0), Box(8, -0.7, 0.7)):
+        exact = dom.adversarial_points(gen)  # float64, on the boundary
+        pts = exact.to(torch.float32)
+        assert bool(dom.contains(pts).all()) and bool(dom.contains(exact).all())
+        assert not bool(dom.contains(pts * (1 + 1e-5)).any())
+        assert not bool(dom.contains(exact * (1 + 1e-10)).any())
