@@ -18,19 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 
 import torch
+
+from _common import timed
 
 from lora_theory.constructions.fnn import construct_fnn
 from lora_theory.fnn_checks import domain_points
 from lora_theory.strategies import build_fnn_instance
-
-
-def _timed(fn):
-    t = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t, out
 
 
 def main() -> None:
@@ -53,9 +48,9 @@ def main() -> None:
         construct_fnn(inst.frozen, inst.target, R, inst.domain)  # warm-up
         t_c, t_v, t_s = [], [], []
         for _ in range(args.repeats):
-            ts, _ = _timed(lambda: torch.linalg.svd(M))
-            tc, c = _timed(lambda: construct_fnn(inst.frozen, inst.target, R, inst.domain))
-            tv, (tol, err) = _timed(lambda: (c.tolerance(), float(c.output_error(X).max())))
+            ts, _ = timed(lambda: torch.linalg.svd(M))
+            tc, c = timed(lambda: construct_fnn(inst.frozen, inst.target, R, inst.domain))
+            tv, (tol, err) = timed(lambda: (c.tolerance(), float(c.output_error(X).max())))
             t_c.append(tc), t_v.append(tv), t_s.append(ts)
         row = {"D": D, "L": L, "Lbar": Lbar, "R": R, "construct_s": statistics.median(t_c),
                "verify_s": statistics.median(t_v), "svd_s": statistics.median(t_s), "max_error": err,

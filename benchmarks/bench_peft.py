@@ -20,16 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load_average, parse_sizes, timed  # noqa: E402
+from _common import load_average, parse_sizes, timed
 
-from lora_theory.constructions.fnn import construct_fnn  # noqa: E402
-from lora_theory.strategies import build_fnn_instance  # noqa: E402
+from lora_theory.constructions.fnn import construct_fnn
+from lora_theory.strategies import build_fnn_instance
 
 TARGET_S = 2.0
 

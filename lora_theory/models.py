@@ -27,6 +27,19 @@ def _check_finite_input(x: torch.Tensor, name: str = "x") -> None:
         raise NonFiniteError(f"input {name} contains NaN or inf (first at index {bad}; shape {tuple(x.shape)})")
 
 
+def check_sequence_input(X: object, width: int, reference: tuple[str, torch.Tensor]) -> torch.Tensor:
+    """A TFN input: a tensor of shape (..., D, N) with D = ``width`` and N ≥ 1, of the dtype and device of the named
+    ``reference`` tensor (the model's parameters)."""
+    if not isinstance(X, torch.Tensor):
+        raise DTypeError(f"input X must be a torch.Tensor of shape (..., D, N); got {type(X).__name__}")
+    if X.ndim < 2 or X.shape[-2] != width:
+        raise ShapeError(f"input X must have shape (..., D, N) with D={width}; got {tuple(X.shape)}")
+    if X.shape[-1] == 0:
+        raise ShapeError(f"input X has sequence length N=0 (shape {tuple(X.shape)}); a sequence needs N >= 1")
+    check_same_dtype([reference, ("X", X)])
+    return X
+
+
 class _WeightStack:
     """depth, width, dtype and the input check of a model whose ``weights`` is a tuple of (D, D) layers."""
 
@@ -267,13 +280,7 @@ class TFN:
         return self.Wo.dtype
 
     def _check_input(self, X: torch.Tensor) -> torch.Tensor:
-        if not isinstance(X, torch.Tensor):
-            raise DTypeError(f"input X must be a torch.Tensor of shape (..., D, N); got {type(X).__name__}")
-        if X.ndim < 2 or X.shape[-2] != self.width:
-            raise ShapeError(f"input X must have shape (..., D, N) with D={self.width}; got {tuple(X.shape)}")
-        if X.shape[-1] == 0:
-            raise ShapeError(f"input X has sequence length N=0 (shape {tuple(X.shape)}); a sequence needs N >= 1")
-        check_same_dtype([("Wo", self.Wo), ("X", X)])
+        check_sequence_input(X, self.width, ("Wo", self.Wo))
         _check_finite_input(X, "X")
         return X
 

@@ -70,6 +70,7 @@ from .models import ReLUFNN, check_fnn_pair
 from .numerics import RANK_TAU, storage_rank_tau, unit_roundoff
 from .partition import block_ranges, uniform_partition
 from .tolerance import Tolerance
+from .validation import check_positive_float
 
 __all__ = ["BlockRow", "ThresholdRow", "CurveRow", "RankAdvice", "rank_advice", "format_advice", "plot_advice",
            "write_advice_json", "load_pair", "add_rank_arguments", "run_rank"]
@@ -193,17 +194,11 @@ def _check_int(value: object, name: str, minimum: int, error: type[LoRATheoryErr
     return int(value)
 
 
-def _check_radius(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-        raise DomainError(f"{name} must be a finite number > 0; got {value!r}")
-    return float(value)
-
-
 def _check_tau(value: object, name: str = "tau") -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or \
-            not 0 < value < 1:
+    value = check_positive_float(value, name)
+    if not value < 1:
         raise DomainError(f"{name} must be a relative threshold in (0, 1); got {value!r}")
-    return float(value)
+    return value
 
 
 def _reason(exc: AssumptionViolated) -> str:
@@ -244,7 +239,7 @@ def rank_advice(frozen: ReLUFNN, target: ReLUFNN, *, radius: float = 1.0, max_ra
     if frozen.final_relu != target.final_relu:
         raise DomainError(f"frozen.final_relu={frozen.final_relu} but target.final_relu={target.final_relu}: both "
                           "models must use the same convention")
-    radius = _check_radius(radius, "radius")
+    radius = check_positive_float(radius, "radius")
     samples = _check_int(samples, "samples", 1, DomainError)
     seed = _check_int(seed, "seed", 0, DomainError, MAX_SEED)
     D = frozen.width
@@ -480,7 +475,7 @@ def _output_path(value: object, flag: str) -> Path | None:
 def run_rank(args: argparse.Namespace) -> int:
     """Run ``lora-theory rank`` for parsed ``args``: validate every flag, read the pair, print the advice, write
     ``--plot``/``--json``; return 0. Bad values raise :mod:`lora_theory.errors` exceptions naming the flag."""
-    radius = _check_radius(getattr(args, "radius", 1.0), "--radius")
+    radius = check_positive_float(getattr(args, "radius", 1.0), "--radius")
     samples = _check_int(getattr(args, "samples", 256), "--samples", 1, DomainError)
     seed = _check_int(getattr(args, "seed", 0), "--seed", 0, DomainError, MAX_SEED)
     max_rank = getattr(args, "max_rank", None)

@@ -33,8 +33,7 @@ import torch
 from torch import nn
 
 from .errors import DTypeError, ShapeError
-from .models import TFN, TFNBlock
-from .validation import check_same_dtype
+from .models import TFN, TFNBlock, check_sequence_input
 
 __all__ = ["TFNHeadModule", "TFNBlockModule", "TFNModule", "to_module", "from_module"]
 
@@ -98,13 +97,7 @@ class TFNModule(nn.Module):
         self.width = tfn.width
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        if not isinstance(X, torch.Tensor):
-            raise DTypeError(f"input X must be a torch.Tensor of shape (..., D, N); got {type(X).__name__}")
-        if X.ndim < 2 or X.shape[-2] != self.width:
-            raise ShapeError(f"input X must have shape (..., D, N) with D={self.width}; got {tuple(X.shape)}")
-        if X.shape[-1] == 0:
-            raise ShapeError(f"input X has sequence length N=0 (shape {tuple(X.shape)}); a sequence needs N >= 1")
-        check_same_dtype([("the parameters", next(self.parameters())), ("X", X)])
+        check_sequence_input(X, self.width, ("the parameters", next(self.parameters())))
         T = X.transpose(-1, -2)
         for block in self.blocks:
             T = block(T)

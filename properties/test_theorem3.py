@@ -18,7 +18,8 @@ from lora_theory.claims import get_claim
 from lora_theory.constructions.fnn import construct_fnn
 from lora_theory.errors import DomainError, SingularityError
 from lora_theory.exact_fnn import certify_theorem3_example
-from lora_theory.fnn_checks import block_map_residual, domain_points, linearised_preactivation_minimum
+from lora_theory.fnn_checks import (block_map_residual, domain_points, linearised_preactivation_minimum,
+                                   sample_calibrated_biases)
 from lora_theory.models import ReLUFNN
 from lora_theory.numerics import unit_roundoff
 from lora_theory.random_matrices import generator
@@ -89,25 +90,10 @@ def test_theorem3_biases_safe(inst):
 
 
 def _sample_calibrated(c, inst, gen):
-    """Test-only variant of the reference code: offsets = 2 × the most negative pre-activation seen on 256
-    Gaussian inputs (instead of norm bounds over the domain); the last bias compensates the same offsets."""
+    """Test-only variant of the reference code: offsets from 256 Gaussian inputs instead of norm bounds over the
+    domain (:func:`sample_calibrated_biases`)."""
     X = torch.randn(256, inst.frozen.width, generator=gen, dtype=torch.float64)
-    weights = [p.merge(W) for p, W in zip(c.adapters, inst.frozen.weights)]
-    biases = list(c.biases)
-    z = X
-    for b in c.blocks:
-        layers = list(b.layers)
-        carried = torch.zeros(inst.frozen.width, dtype=torch.float64)
-        for l in layers[:-1]:
-            h = z @ weights[l].T
-            off = 2.0 * max(float(-h.min()), 0.0)
-            biases[l] = torch.full_like(biases[l], off)
-            carried = weights[l] @ carried + off
-            z = torch.relu(h + off)
-        last = layers[-1]
-        biases[last] = inst.target.biases[b.index] - weights[last] @ carried
-        z = torch.relu(z @ weights[last].T + biases[last])
-    return ReLUFNN(tuple(weights), tuple(biases), inst.frozen.final_relu)
+    return c.frozen.adapted(c.adapters, sample_calibrated_biases(c, X))
 
 
 def test_theorem3_sample_bias_counterexample():

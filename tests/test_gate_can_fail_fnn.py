@@ -15,6 +15,7 @@ import torch
 from lora_theory import formulas as F
 from lora_theory.claims import get_claim
 from lora_theory.constructions import fnn as fnn_mod
+from lora_theory.fnn_checks import sample_calibrated_biases
 from lora_theory.random_matrices import generator
 
 from ._load import fails as _fails
@@ -41,21 +42,8 @@ def _sample_calibrated(frozen, target, rank, domain, **kw):
     """Offsets = 2 × the most negative pre-activation over 64 points drawn from N(0, I/D) (the reference code's
     scheme, scaled down): exact near the sample, not on the domain's boundary."""
     c = fnn_mod.construct_fnn(frozen, target, rank, domain, **kw)
-    weights = [p.merge(W) for p, W in zip(c.adapters, frozen.weights)]
-    biases = list(c.biases)
     z = torch.randn(64, frozen.width, generator=generator(0), dtype=torch.float64) / frozen.width ** 0.5
-    for b in c.blocks:
-        layers = list(b.layers)
-        carried = torch.zeros(frozen.width, dtype=torch.float64)
-        for l in layers[:-1]:
-            h = z @ weights[l].T
-            off = 2.0 * max(float(-h.min()), 0.0)
-            biases[l] = torch.full_like(biases[l], off)
-            carried = weights[l] @ carried + off
-            z = torch.relu(h + off)
-        biases[layers[-1]] = target.biases[b.index] - weights[layers[-1]] @ carried
-        z = torch.relu(z @ weights[layers[-1]].T + biases[layers[-1]])
-    return _rebias(c, biases)
+    return _rebias(c, sample_calibrated_biases(c, z))
 
 
 def _no_last_bias_correction(frozen, target, rank, domain, **kw):
