@@ -257,6 +257,8 @@ def test_mapping_updates_are_validated():
         to_peft(module, {"0": LayerUpdate(good, torch.zeros(2, dtype=torch.float64))})
     with pytest.raises(DTypeError, match="LayerUpdate"):
         to_peft(module, {"0": good})
+    with pytest.raises(ShapeError, match="no nn.Linear layer"):
+        to_peft(torch.nn.Sequential(torch.nn.ReLU()), {})
     pm = to_peft(module, {"0": LayerUpdate(good, torch.full((3,), 0.5, dtype=torch.float64))})
     x = torch.randn(4, 3, dtype=torch.float64, generator=generator(0))
     with torch.no_grad():

@@ -242,6 +242,8 @@ def to_peft(frozen_module: nn.Module, adaptation):
         raise DTypeError(f"frozen_module must be a torch.nn.Module; got {type(frozen_module).__name__}")
     updates = _updates(frozen_module, adaptation)
     lin = _linears(frozen_module)
+    if not lin:
+        raise ShapeError(f"frozen_module ({type(frozen_module).__name__}) has no nn.Linear layer to adapt")
     weight_names = [n for n, u in updates.items() if u.has_weight_update]
     bias_names = [n for n, u in updates.items() if u.has_bias_update]
     if not weight_names and not bias_names:  # target == frozen: still a valid (zero) adapter on one layer
