@@ -20,12 +20,11 @@ import json
 import statistics
 
 import torch
-
 from _common import timed
 
 from lora_theory.constructions.fnn import construct_fnn
-from lora_theory.fnn_checks import domain_points
-from lora_theory.strategies import build_fnn_instance
+from lora_theory.testing.fnn import domain_points
+from lora_theory.testing.strategies import build_fnn_instance
 
 
 def main() -> None:

@@ -23,11 +23,10 @@ import statistics
 from pathlib import Path
 
 import torch
-
 from _common import load_average, parse_sizes, timed
 
 from lora_theory.constructions.fnn import construct_fnn
-from lora_theory.strategies import build_fnn_instance
+from lora_theory.testing.strategies import build_fnn_instance
 
 TARGET_S = 2.0
 

@@ -50,7 +50,7 @@ from _common import load_average, timed
 from _common import parse_sizes as _parse_sizes
 
 from lora_theory.constructions.tfn import construct_tfn, tfn_gaps
-from lora_theory.strategies import build_tfn_instance
+from lora_theory.testing.strategies import build_tfn_instance
 
 DEPTH = 2
 HEADS = 4

@@ -65,7 +65,7 @@ def main() -> int:
                 print(f"{'export':<10} {row['D']:>6} {row['export_s']:>7.2f}  s (import of peft not counted)")
         claims_json = tmp / "claims.json"
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "pytest", "properties", "-q", "-p", "no:cacheprovider",
+        subprocess.run([sys.executable, "-m", "pytest", "lora_theory/properties", "-q", "-p", "no:cacheprovider",
                         "--claims-json", str(claims_json), "--no-claims-table"], cwd=ROOT, env=env,
                        stdout=subprocess.DEVNULL, check=True)
         props_s = time.perf_counter() - t

@@ -3,14 +3,26 @@
 Light core: importing the package imports torch, sympy and numpy only; plotting and PEFT interop are lazy extras.
 """
 
-from .adapters import LoRAPair
-from .constructions.fnn import FNNConstruction, construct_fnn
-from .constructions.linear import LinearConstruction, construct_linear
-from .constructions.tfn import TFNConstruction, construct_tfn, tfn_gaps
-from .domains import Ball, Box
-from .errors import (AssumptionViolated, DepthError, DomainError, DTypeError, FileFormatError, LoRATheoryError,
-                     NonFiniteError, PartitionError, RankError, ShapeError, SingularityError, UnknownClaimError)
-from .models import TFN, LinearChain, ReLUFNN, TFNBlock
+from lora_theory.adapters import LoRAPair
+from lora_theory.constructions.fnn import FNNConstruction, construct_fnn
+from lora_theory.constructions.linear import LinearConstruction, construct_linear
+from lora_theory.constructions.tfn import TFNConstruction, construct_tfn, tfn_gaps
+from lora_theory.domains import Ball, Box
+from lora_theory.errors import (
+                     AssumptionViolated,
+                     DepthError,
+                     DomainError,
+                     DTypeError,
+                     FileFormatError,
+                     LoRATheoryError,
+                     NonFiniteError,
+                     PartitionError,
+                     RankError,
+                     ShapeError,
+                     SingularityError,
+                     UnknownClaimError,
+)
+from lora_theory.models import TFN, LinearChain, ReLUFNN, TFNBlock
 
 __version__ = "0.1.0"
 

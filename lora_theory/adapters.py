@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import DTypeError, ShapeError
-from .numerics import numerical_rank, singular_values, spectral_norm
-from .validation import SUPPORTED_DTYPES, as_matrix, check_rank, check_same_dtype, check_size
+from lora_theory.errors import DTypeError, ShapeError
+from lora_theory.numerics import numerical_rank, singular_values, spectral_norm
+from lora_theory.validation import SUPPORTED_DTYPES, as_matrix, check_rank, check_same_dtype, check_size
 
 __all__ = ["LoRAPair", "adapted_weights", "adapted_product"]
 

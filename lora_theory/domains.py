@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import DomainError, ShapeError
-from .numerics import unit_roundoff
-from .validation import as_matrix, check_positive_float
+from lora_theory.errors import DomainError, ShapeError
+from lora_theory.numerics import unit_roundoff
+from lora_theory.validation import as_matrix, check_positive_float
 
 __all__ = ["Ball", "Box", "Domain"]
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 import sympy as sp
 import torch
 
-from .errors import DomainError
+from lora_theory.errors import DomainError
 
 __all__ = [
     "D", "L", "R", "R_E", "i", "l", "R_l", "sigma",

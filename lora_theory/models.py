@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .adapters import LoRAPair, adapted_weights
-from .errors import DepthError, DTypeError, NonFiniteError, ShapeError
-from .numerics import chain_product
-from .validation import as_matrix, as_square_stack, check_same_dtype
+from lora_theory.adapters import LoRAPair, adapted_weights
+from lora_theory.errors import DepthError, DTypeError, NonFiniteError, ShapeError
+from lora_theory.numerics import chain_product
+from lora_theory.validation import as_matrix, as_square_stack, check_same_dtype
 
 __all__ = ["LinearChain", "ReLUFNN", "TFN", "TFNBlock", "HEAD_MATRICES", "column_softmax", "check_fnn_pair"]
 

@@ -12,7 +12,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
-from .errors import DepthError, PartitionError
+from lora_theory.errors import DepthError, PartitionError
 
 __all__ = ["uniform_partition", "validate_partition", "block_ranges", "compositions", "optimal_partition",
            "check_depths", "block_ranks"]

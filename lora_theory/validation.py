@@ -13,10 +13,18 @@ from collections.abc import Sequence
 
 import torch
 
-from .errors import DomainError, DTypeError, DepthError, NonFiniteError, RankError, ShapeError
+from lora_theory.errors import (
+    DepthError,
+    DomainError,
+    DTypeError,
+    LoRATheoryError,
+    NonFiniteError,
+    RankError,
+    ShapeError,
+)
 
-__all__ = ["SUPPORTED_DTYPES", "as_matrix", "as_square_stack", "check_rank", "check_layer_ranks", "check_same_dtype",
-           "check_positive_float", "check_size"]
+__all__ = ["SUPPORTED_DTYPES", "as_matrix", "as_square_stack", "is_int", "check_int", "check_rank", "check_layer_ranks",
+           "check_same_dtype", "check_positive_float", "check_size"]
 
 #: LAPACK-backed dtypes; float64 is what every check uses
 SUPPORTED_DTYPES = (torch.float64, torch.float32)
@@ -81,6 +89,31 @@ def as_square_stack(weights: object, name: str = "weights") -> tuple[torch.Tenso
                              "every layer must be D x D")
     check_same_dtype([(f"{name}[{i}]", w) for i, w in enumerate(mats)])
     return mats
+
+
+def is_int(value: object) -> bool:
+    """True for a Python or numpy integer that is not a bool (``True`` is not a width)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_int(value: object, name: str, *, minimum: int | None = None, maximum: int | None = None,
+              error: type[LoRATheoryError] = DomainError) -> int:
+    """``value`` as an ``int`` if it is an integer (not a bool, not 2.0) in ``minimum..maximum``; else ``error``
+    (default :class:`~lora_theory.errors.DomainError`) with a message naming ``name`` and the range."""
+    if minimum is not None and maximum is not None:
+        wanted = f"an integer in {minimum}..{maximum}"
+    elif minimum is not None:
+        wanted = f"an integer >= {minimum}"
+    elif maximum is not None:
+        wanted = f"an integer <= {maximum}"
+    else:
+        wanted = "an integer"
+    if not is_int(value):
+        raise error(f"{name} must be {wanted}; got {value!r} of type {type(value).__name__}")
+    value = int(value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise error(f"{name} must be {wanted}; got {value}")
+    return value
 
 
 def check_rank(rank: object, name: str, *, width: int, minimum: int = 1) -> int:

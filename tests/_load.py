@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-PROPERTIES = Path(__file__).resolve().parents[1] / "properties"
+PROPERTIES = Path(__file__).resolve().parents[1] / "lora_theory" / "properties"
 
 
 def load_property_module(claim_id: str) -> ModuleType:

@@ -20,7 +20,7 @@ from importlib.metadata import entry_points
 
 import sympy as sp
 
-from ..errors import DomainError, UnknownClaimError
+from lora_theory.errors import DomainError, UnknownClaimError
 
 __all__ = ["Claim", "ThresholdArgs", "ThresholdSpec", "register", "get_claim", "all_claims", "threshold_models",
            "ENTRY_POINT_GROUP"]

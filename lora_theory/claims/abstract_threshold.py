@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .. import formulas as F
-from ..errors import DepthError, DomainError
-from . import Claim, register
+from lora_theory import formulas as F
+from lora_theory.claims import Claim, register
+from lora_theory.errors import DepthError, DomainError
 
 __all__ = ["Lbar", "THEOREM_THRESHOLD", "ABSTRACT_THRESHOLD", "ABSTRACT_EXACT", "threshold_gap", "ABSTRACT"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .. import formulas as F
-from . import Claim, register
+from lora_theory import formulas as F
+from lora_theory.claims import Claim, register
 
 r = sp.Symbol("r", integer=True, nonnegative=True)
 

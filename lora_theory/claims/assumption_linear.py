@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .. import formulas as F
-from ..numerics import SINGULARITY_THRESHOLD
-from . import Claim, register
+from lora_theory import formulas as F
+from lora_theory.claims import Claim, register
+from lora_theory.numerics import SINGULARITY_THRESHOLD
 
 r = sp.Symbol("r", integer=True, nonnegative=True)
 

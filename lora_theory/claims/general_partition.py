@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .. import formulas as F
-from . import Claim, register
+from lora_theory import formulas as F
+from lora_theory.claims import Claim, register
 
 GENERAL_PARTITION = register(Claim(
     id="general_partition",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .. import formulas as F
-from ..errors import DomainError
-from . import Claim, ThresholdArgs, ThresholdSpec, register
+from lora_theory import formulas as F
+from lora_theory.claims import Claim, ThresholdArgs, ThresholdSpec, register
+from lora_theory.errors import DomainError
 
 
 def _bind(args: ThresholdArgs) -> tuple[dict, list[str]]:

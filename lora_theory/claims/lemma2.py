@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from . import Claim, register
+from lora_theory.claims import Claim, register
 
 LEMMA2 = register(Claim(
     id="lemma2",

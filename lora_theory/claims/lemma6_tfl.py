@@ -1,10 +1,10 @@
-"""Claim ``lemma6_tfl`` — arXiv 2310.17513 v3, Lemma 6 (tuning final layers; SPEC §6.10). See :mod:`lora_theory.tfl`
+"""Claim ``lemma6_tfl`` — arXiv 2310.17513 v3, Lemma 6 (tuning final layers; SPEC §6.10). See :mod:`lora_theory.analysis.tfl`
 for the certificate, the domain caveat and the D = 1 exemption."""
 
 from __future__ import annotations
 
-from ..tfl import LORA_ONE_LAYER_THRESHOLD, TFL_PARAMETER_COUNT, TFL_PARAMETER_COUNT_PLOT
-from . import Claim, register
+from lora_theory.analysis.tfl import LORA_ONE_LAYER_THRESHOLD, TFL_PARAMETER_COUNT, TFL_PARAMETER_COUNT_PLOT
+from lora_theory.claims import Claim, register
 
 LEMMA6_TFL = register(Claim(
     id="lemma6_tfl",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .. import formulas as F
-from . import Claim, register
+from lora_theory import formulas as F
+from lora_theory.claims import Claim, register
 
 ONE_LAYER_FNN = register(Claim(
     id="one_layer_fnn",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .. import formulas as F
-from ..errors import DomainError
-from ..partition import check_depths, uniform_partition
-from . import Claim, ThresholdArgs, ThresholdSpec, register
+from lora_theory import formulas as F
+from lora_theory.claims import Claim, ThresholdArgs, ThresholdSpec, register
+from lora_theory.errors import DomainError
+from lora_theory.partition import check_depths, uniform_partition
 
 
 def _bind(args: ThresholdArgs) -> tuple[dict, list[str]]:

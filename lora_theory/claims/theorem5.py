@@ -2,15 +2,15 @@
 
 The registered bounds are the provable forms: (b) ``variant`` (the printed shape with inner upper index i and final
 term √tr Σ) and (c) ``tight`` (the spectral recursion), shown for a symbolic-size example L̄ = 2
-(:func:`lora_theory.bounds_fnn.bound_expr` builds them for any L̄). The printed form (a) is its own entry,
+(:func:`lora_theory.analysis.bounds.bound_expr` builds them for any L̄). The printed form (a) is its own entry,
 ``theorem5_printed``, because the construction is known to exceed it on an adversarial instance.
 """
 
 from __future__ import annotations
 
-from .. import bounds_fnn as B
-from .. import formulas as F
-from . import Claim, register
+from lora_theory import formulas as F
+from lora_theory.analysis import bounds as B
+from lora_theory.claims import Claim, register
 
 THEOREM5 = register(Claim(
     id="theorem5",

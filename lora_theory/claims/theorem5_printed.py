@@ -1,11 +1,11 @@
 """Claim ``theorem5_printed`` — arXiv 2310.17513 v3, Theorem 5, the printed bound (a) as reconstructed in SPEC
 §6.9, kept apart from ``theorem5`` because the paper's construction is known to exceed it on an adversarial
-instance (see :func:`lora_theory.bounds_fnn.theorem5_bound_printed`)."""
+instance (see :func:`lora_theory.analysis.bounds.theorem5_bound_printed`)."""
 
 from __future__ import annotations
 
-from .. import bounds_fnn as B
-from . import Claim, register
+from lora_theory.analysis import bounds as B
+from lora_theory.claims import Claim, register
 
 THEOREM5_PRINTED = register(Claim(
     id="theorem5_printed",

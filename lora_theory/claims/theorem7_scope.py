@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .. import formulas as F
-from . import Claim, register
+from lora_theory import formulas as F
+from lora_theory.claims import Claim, register
 
 THEOREM7_SCOPE = register(Claim(
     id="theorem7_scope",

@@ -32,15 +32,15 @@ from dataclasses import dataclass
 
 import torch
 
-from ..adapters import LoRAPair
-from ..domains import Domain
-from ..errors import AssumptionViolated, DomainError, SingularityError
-from ..models import ReLUFNN, check_fnn_pair
-from ..numerics import unit_roundoff
-from ..partition import block_ranges, block_ranks, uniform_partition, validate_partition
-from ..tolerance import BlockErrorTerms, Tolerance, fnn_tolerance
-from ..validation import check_rank
-from .linear import LinearConstruction, construct_linear
+from lora_theory.adapters import LoRAPair
+from lora_theory.constructions.linear import LinearConstruction, construct_linear
+from lora_theory.domains import Domain
+from lora_theory.errors import AssumptionViolated, DomainError, SingularityError
+from lora_theory.models import ReLUFNN, check_fnn_pair
+from lora_theory.numerics import unit_roundoff
+from lora_theory.partition import block_ranges, block_ranks, uniform_partition, validate_partition
+from lora_theory.tolerance import BlockErrorTerms, Tolerance, fnn_tolerance
+from lora_theory.validation import check_rank
 
 __all__ = ["FNNBlock", "FNNConstruction", "construct_fnn", "block_ranks"]
 

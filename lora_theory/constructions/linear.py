@@ -24,13 +24,22 @@ from dataclasses import dataclass
 
 import torch
 
-from ..adapters import LoRAPair, adapted_product
-from ..errors import ShapeError, SingularityError
-from ..models import LinearChain
-from ..numerics import (SINGULARITY_THRESHOLD, chain_product, numerical_rank, sigma, storage_rank_tau,
-                        singular_values, suffix_products, tail_energy, unit_roundoff)
-from ..tolerance import Tolerance, chain_tolerance, singularity_floor
-from ..validation import as_matrix, as_square_stack, check_layer_ranks, check_positive_float, check_same_dtype
+from lora_theory.adapters import LoRAPair, adapted_product
+from lora_theory.errors import ShapeError, SingularityError
+from lora_theory.models import LinearChain
+from lora_theory.numerics import (
+    SINGULARITY_THRESHOLD,
+    chain_product,
+    numerical_rank,
+    sigma,
+    singular_values,
+    storage_rank_tau,
+    suffix_products,
+    tail_energy,
+    unit_roundoff,
+)
+from lora_theory.tolerance import Tolerance, chain_tolerance, singularity_floor
+from lora_theory.validation import as_matrix, as_square_stack, check_layer_ranks, check_positive_float, check_same_dtype
 
 __all__ = ["SolveRecord", "LinearConstruction", "construct_linear", "checked_solve"]
 

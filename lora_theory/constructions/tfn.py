@@ -26,13 +26,13 @@ from dataclasses import dataclass
 
 import torch
 
-from ..adapters import LoRAPair
-from ..errors import AssumptionViolated, ShapeError, SingularityError
-from ..models import HEAD_MATRICES, TFN, TFNBlock, column_softmax
-from ..numerics import numerical_rank, singular_values, spectral_norm, unit_roundoff
-from ..tolerance import LAPACK_TOLMUL, Tolerance
-from ..validation import check_rank, check_same_dtype
-from .linear import LinearConstruction, checked_solve, construct_linear
+from lora_theory.adapters import LoRAPair
+from lora_theory.constructions.linear import LinearConstruction, checked_solve, construct_linear
+from lora_theory.errors import AssumptionViolated, ShapeError, SingularityError
+from lora_theory.models import HEAD_MATRICES, TFN, TFNBlock, column_softmax
+from lora_theory.numerics import numerical_rank, singular_values, spectral_norm, unit_roundoff
+from lora_theory.tolerance import LAPACK_TOLMUL, Tolerance
+from lora_theory.validation import check_rank, check_same_dtype
 
 __all__ = ["TFNConstruction", "construct_tfn", "tfn_gaps"]
 

@@ -26,8 +26,8 @@ from collections.abc import Iterator
 
 import torch
 
-from ..errors import DomainError
-from ..random_matrices import generator
+from lora_theory.errors import DomainError
+from lora_theory.random_matrices import generator
 
 __all__ = ["STRIDE", "PURPOSES", "derived_seed", "Streams", "sample_inputs"]
 

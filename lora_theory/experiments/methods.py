@@ -25,15 +25,15 @@ from dataclasses import dataclass
 
 import torch
 
-from ..constructions.fnn import construct_fnn
-from ..constructions.linear import construct_linear
-from ..constructions.tfn import construct_tfn
-from ..domains import Ball
-from ..errors import AssumptionViolated, DomainError
-from ..random_matrices import generator
-from .data import Streams, derived_seed
-from .nets import adapted_names, bias_names, forward, last_layer_names, to_params
-from .setups import Setup
+from lora_theory.constructions.fnn import construct_fnn
+from lora_theory.constructions.linear import construct_linear
+from lora_theory.constructions.tfn import construct_tfn
+from lora_theory.domains import Ball
+from lora_theory.errors import AssumptionViolated, DomainError
+from lora_theory.experiments.data import Streams, derived_seed
+from lora_theory.experiments.nets import adapted_names, bias_names, forward, last_layer_names, to_params
+from lora_theory.experiments.setups import Setup
+from lora_theory.random_matrices import generator
 
 __all__ = ["METHODS", "TrainConfig", "mse", "validation_mse", "test_mse", "test_inputs", "run_construction",
            "run_gradient", "run_tfl", "run_method"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from ..models import HEAD_MATRICES, TFN, LinearChain, ReLUFNN, TFNBlock
+from lora_theory.models import HEAD_MATRICES, TFN, LinearChain, ReLUFNN, TFNBlock
 
 __all__ = ["to_params", "to_model", "forward", "adapted_names", "bias_names", "last_layer_names"]
 
@@ -75,7 +75,7 @@ def forward(template, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch
         for l in range(template.depth):
             attn = torch.zeros_like(Z)
             for h in range(template.heads):
-                g = lambda n: params[f"blocks.{l}.{n}.{h}"]  # noqa: E731
+                g = lambda n: params[f"blocks.{l}.{n}.{h}"]  # noqa: E731, B023 (used within this iteration)
                 S = (g("WK") @ Z).transpose(-1, -2) @ (g("WQ") @ Z)
                 attn = attn + g("WO") @ (g("WV") @ Z) @ torch.softmax(S, dim=-2)
             Hh = torch.relu(params[f"blocks.{l}.W1"] @ attn + params[f"blocks.{l}.b1"][:, None])

@@ -15,7 +15,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from ..errors import DomainError, OptionalDependencyError
+from lora_theory.errors import DomainError, OptionalDependencyError
 
 __all__ = ["FIGSIZE", "DPI", "PIXELS", "plot_rows", "require_matplotlib"]
 

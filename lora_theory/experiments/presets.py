@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..errors import DomainError
-from .sweep import SweepConfig
+from lora_theory.errors import DomainError
+from lora_theory.experiments.sweep import SweepConfig
 
 __all__ = ["PRESETS", "preset_configs", "LOG_SCALE"]
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..errors import DomainError
-from ..models import TFN, LinearChain, ReLUFNN, TFNBlock
-from ..partition import check_depths
-from ..random_matrices import generator
-from .data import derived_seed, sample_inputs
-from .nets import forward, to_model, to_params
+from lora_theory.errors import DomainError
+from lora_theory.experiments.data import derived_seed, sample_inputs
+from lora_theory.experiments.nets import forward, to_model, to_params
+from lora_theory.models import TFN, LinearChain, ReLUFNN, TFNBlock
+from lora_theory.partition import check_depths
+from lora_theory.random_matrices import generator
 
 __all__ = ["MODELS", "FROZEN_KINDS", "ATTENTION_STD", "Setup", "random_pair", "pretrain", "make_setup"]
 

@@ -27,10 +27,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import DepthError, DomainError, FileFormatError, RankError
-from .methods import METHODS, TrainConfig, run_method, test_inputs
-from .setups import ATTENTION_STD, FROZEN_KINDS, MODELS, make_setup
-from .theory import THEORY_METRICS, threshold, theory_value
+from lora_theory.errors import DepthError, DomainError, FileFormatError, RankError
+from lora_theory.experiments.methods import METHODS, TrainConfig, run_method, test_inputs
+from lora_theory.experiments.setups import ATTENTION_STD, FROZEN_KINDS, MODELS, make_setup
+from lora_theory.experiments.theory import THEORY_METRICS, theory_value, threshold
 
 __all__ = ["COLUMNS", "SweepConfig", "run_sweep", "write_results", "format_csv", "check_out_dir"]
 

@@ -18,15 +18,15 @@ import math
 
 import torch
 
-from .. import formulas as F
-from ..blocks import block_discrepancies
-from ..bounds_fnn import evaluate_bounds
-from ..constructions.fnn import construct_fnn
-from ..constructions.tfn import tfn_gaps
-from ..domains import Ball
-from ..errors import AssumptionViolated
-from ..numerics import numerical_rank, singular_values
-from .setups import Setup
+from lora_theory import formulas as F
+from lora_theory.analysis.bounds import evaluate_bounds
+from lora_theory.analysis.fnn import block_discrepancies
+from lora_theory.constructions.fnn import construct_fnn
+from lora_theory.constructions.tfn import tfn_gaps
+from lora_theory.domains import Ball
+from lora_theory.errors import AssumptionViolated
+from lora_theory.experiments.setups import Setup
+from lora_theory.numerics import numerical_rank, singular_values
 
 __all__ = ["THEORY_METRICS", "linear_discrepancy_singular_values", "threshold", "theory_value"]
 

@@ -15,7 +15,7 @@ The Theorem 3 construction (claim ``theorem3``, arXiv 2310.17513 v3, §3) and th
 **FNNs** (``nn.Sequential`` of ``nn.Linear``/``nn.ReLU``, e.g. ``ReLUFNN.to_sequential()``): every layer has a bias,
 so one adapter, named ``"default"``, holds everything.
 
-**TFNs** (:class:`lora_theory.tfn_module.TFNModule`, separate ``q_proj``/``k_proj``/``v_proj``/``o_proj`` per head):
+**TFNs** (:class:`lora_theory.interop.tfn_module.TFNModule`, separate ``q_proj``/``k_proj``/``v_proj``/``o_proj`` per head):
 the weight updates sit on bias-free projections and ``Wo`` while the bias updates sit on ``W1``/``W2``. PEFT's
 ``lora_bias`` is one flag per adapter, and on a bias-free layer it makes ``merge_and_unload()`` fail ("Impossible to
 merge LoRA with `lora_bias=True` because the base layer has no bias"). So the export uses two adapters that are
@@ -51,12 +51,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..adapters import LoRAPair
-from ..constructions.fnn import FNNConstruction
-from ..constructions.tfn import TFNConstruction
-from ..errors import DTypeError, FileFormatError, ModelMismatchError, OptionalDependencyError, ShapeError
-from ..models import HEAD_MATRICES, ReLUFNN
-from ..tolerance import Tolerance
+from lora_theory.adapters import LoRAPair
+from lora_theory.constructions.fnn import FNNConstruction
+from lora_theory.constructions.tfn import TFNConstruction
+from lora_theory.errors import DTypeError, FileFormatError, ModelMismatchError, OptionalDependencyError, ShapeError
+from lora_theory.models import HEAD_MATRICES, ReLUFNN
+from lora_theory.tolerance import Tolerance
 
 __all__ = ["ADAPTER", "BIAS_ADAPTER", "LayerUpdate", "fnn_updates", "tfn_updates", "to_peft", "load_peft",
            "save_peft", "RoundTripReport", "check_round_trip", "lora_modules"]
@@ -139,9 +139,9 @@ def fnn_updates(construction: FNNConstruction, frozen_module: nn.Module) -> dict
 
 def tfn_updates(construction: TFNConstruction, frozen_module: nn.Module) -> dict[str, LayerUpdate]:
     """Per-``nn.Linear`` updates of a Theorem 7 construction, keyed by module name in a
-    :class:`~lora_theory.tfn_module.TFNModule` (``blocks.{l}.heads.{h}.q_proj`` …, ``blocks.{l}.W1``/``W2``,
+    :class:`~lora_theory.interop.tfn_module.TFNModule` (``blocks.{l}.heads.{h}.q_proj`` …, ``blocks.{l}.W1``/``W2``,
     ``Wo``), after checking that the module is the construction's frozen model."""
-    from ..tfn_module import from_module
+    from lora_theory.interop.tfn_module import from_module
 
     net = from_module(frozen_module)
     fz = construction.frozen
@@ -232,7 +232,7 @@ def to_peft(frozen_module: nn.Module, adaptation):
     """A ``peft.PeftModel`` around a deep copy of ``frozen_module`` whose adapters realise ``adaptation``.
 
     ``adaptation``: an :class:`~lora_theory.constructions.fnn.FNNConstruction` (module: ``nn.Sequential``), a
-    :class:`~lora_theory.constructions.tfn.TFNConstruction` (module: :class:`~lora_theory.tfn_module.TFNModule`), or
+    :class:`~lora_theory.constructions.tfn.TFNConstruction` (module: :class:`~lora_theory.interop.tfn_module.TFNModule`), or
     a mapping ``{module name: LayerUpdate}``. See the module docstring for the layout. Raises
     OptionalDependencyError without PEFT, ModelMismatchError/ShapeError/DTypeError when the module is not the model
     the construction was built for.

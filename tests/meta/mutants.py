@@ -11,7 +11,7 @@ Each :class:`Mutant` is
 * ``gap`` — ``None``, or the documented reason why no listed property can kill it (a known gap of the gate: its
   test is marked ``xfail(strict=True)`` so the gap stays visible and is noticed the day a property starts killing it).
 
-:func:`hunt` loads a *fresh* copy of every property module a mutant names (``tests/_load.load_property_module``,
+:func:`hunt` loads a *fresh* copy of every property module a mutant names (``tests/_load.py: load_property_module``,
 which also registers it in ``sys.modules`` under ``_meta_properties_<claim>``), then calls ``apply`` — so a mutant
 may patch names the property modules imported — and runs each listed property the way the existing gate tests do:
 phases explicit + reuse + generate, ``database=None``, no shrinking, the current Hypothesis profile's example count.
@@ -43,9 +43,9 @@ from lora_theory.constructions import linear as linear_mod
 from lora_theory.constructions import tfn as tfn_mod
 from lora_theory.models import TFN
 
-from .. import test_bounds_fnn as _gate_t5
-from .. import test_gate_can_fail_fnn as _gate_fnn
 from .._load import load_property_module, quick
+from ..unit import test_bounds as _gate_t5
+from . import test_gate_can_fail_fnn as _gate_fnn
 
 __all__ = ["Prop", "Mutant", "Attempt", "Verdict", "MUTANTS", "hunt", "run_property", "format_table"]
 

@@ -1,0 +1,115 @@
+"""Block discrepancies E_i = W̄_i − ∏_{l∈P_i} W_l of an FNN pair, and the partition search over them.
+
+Ranks are relative numerical ranks (SPEC §8.3): σ > τ·max(‖W̄_i‖₂, ‖∏_{P_i}W‖₂), with τ = RANK_TAU = 1e-9 by
+default — or, for weights stored in float32, the storage rounding (|P_i| + 1)·D·u of the block
+(:func:`lora_theory.numerics.storage_rank_tau`, the same default as :func:`construct_linear`'s), so that
+rounding noise does not count as rank.
+
+Also the Assumption 1 checker (:func:`check_assumption1`; claim ``assumption1``, arXiv 2310.17513 v3,
+Assumption 1): for a rank R,
+
+* every frozen W_l is non-singular, and
+* for every block i of the uniform partition and every r ≤ R(M − 1), ∏_{P_i}W + LR_r(E_i) is non-singular.
+
+The remainder block may have m > M layers; with ``extended=True`` the range is r ≤ R(m − 1) (what the construction
+needs if it spends rank on every layer of that block, SPEC §6.3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+from lora_theory.models import ReLUFNN, check_fnn_pair
+from lora_theory.numerics import SINGULARITY_THRESHOLD, chain_product, numerical_rank, singular_values, storage_rank_tau
+from lora_theory.partition import block_ranges, optimal_partition, uniform_partition, validate_partition
+from lora_theory.validation import check_positive_float, check_rank
+
+__all__ = ["BlockDiscrepancy", "block_discrepancy", "block_discrepancies", "best_partition", "AssumptionEntry",
+           "check_assumption1"]
+
+
+@dataclass(frozen=True, eq=False)
+class BlockDiscrepancy:
+    """E_i for one block: the product it replaces, its singular values and its numerical rank."""
+
+    product: torch.Tensor
+    discrepancy: torch.Tensor
+    singular_values: torch.Tensor
+    rank: int
+    scale: float
+
+
+def block_discrepancy(frozen: ReLUFNN, target: ReLUFNN, i: int, layers: range,
+                      tau: float | None = None) -> BlockDiscrepancy:
+    """E_i for target layer i (0-based) emulated by the frozen layers ``layers`` (``tau`` None: see module doc)."""
+    P = chain_product([frozen.weights[l] for l in layers])
+    E = target.weights[i] - P
+    s = singular_values(E)
+    scale = max(float(singular_values(target.weights[i])[0]), float(singular_values(P)[0]))
+    if tau is None:
+        tau = storage_rank_tau(E.dtype, E.shape[0], len(layers))
+    return BlockDiscrepancy(P, E, s, numerical_rank(s=s, scale=scale, tau=tau), scale)
+
+
+def block_discrepancies(frozen: ReLUFNN, target: ReLUFNN, partition: Sequence[int] | None = None,
+                        tau: float | None = None) -> list[BlockDiscrepancy]:
+    """E_1..E_L̄ for a partition (default: uniform)."""
+    L, Lbar = check_fnn_pair(frozen, target)
+    tau = None if tau is None else check_positive_float(tau, "tau")
+    sizes = uniform_partition(L, Lbar) if partition is None else validate_partition(partition, L, Lbar)
+    return [block_discrepancy(frozen, target, i, layers, tau) for i, layers in enumerate(block_ranges(sizes))]
+
+
+def best_partition(frozen: ReLUFNN, target: ReLUFNN, tau: float | None = None) -> tuple[tuple[int, ...], int]:
+    """The consecutive partition minimising max_i ⌈rank(E_i)/|P_i|⌉ and that minimal rank (dynamic programming)."""
+    L, Lbar = check_fnn_pair(frozen, target)
+    tau = None if tau is None else check_positive_float(tau, "tau")
+
+    @lru_cache(maxsize=None)
+    def rank(i: int, start: int, stop: int) -> int:
+        return block_discrepancy(frozen, target, i, range(start, stop), tau).rank
+
+    return optimal_partition(rank, L, Lbar)
+
+
+# --- Assumption 1 -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssumptionEntry:
+    """One matrix the assumption lists: its name, σ_min/σ_max, and whether it passes the threshold."""
+
+    name: str
+    ratio: float
+    passed: bool
+
+
+def _ratio(M: torch.Tensor) -> float:
+    s = singular_values(M)
+    return float(s[-1] / s[0]) if float(s[0]) > 0 else 0.0
+
+
+def check_assumption1(frozen: ReLUFNN, target: ReLUFNN, rank: int, partition: Sequence[int] | None = None, *,
+                      extended: bool = False, threshold: float = SINGULARITY_THRESHOLD) -> list[AssumptionEntry]:
+    """σ_min/σ_max of every matrix Assumption 1 lists, with a pass flag (ratio ≥ ``threshold``)."""
+    L, Lbar = check_fnn_pair(frozen, target)
+    rank = check_rank(rank, "rank", width=frozen.width)
+    threshold = check_positive_float(threshold, "threshold")
+    sizes = uniform_partition(L, Lbar) if partition is None else validate_partition(partition, L, Lbar)
+    M = L // Lbar if partition is None else None
+    out = [AssumptionEntry(f"W_{l + 1}", r, r >= threshold)
+           for l, r in enumerate(_ratio(W) for W in frozen.weights)]
+    for i, blk in enumerate(block_discrepancies(frozen, target, sizes)):
+        m = sizes[i]
+        depth_used = m if (extended or M is None) else min(M, m)
+        U, s, Vh = torch.linalg.svd(blk.discrepancy)
+        for r in range(0, rank * (depth_used - 1) + 1):
+            k = min(r, s.shape[0])
+            LR = (U[:, :k] * s[:k]) @ Vh[:k]
+            ratio = _ratio(blk.product + LR)
+            out.append(AssumptionEntry(f"block {i + 1}: ∏_(P_{i + 1})W + LR_{r}(E_{i + 1})", ratio, ratio >= threshold))
+    return out

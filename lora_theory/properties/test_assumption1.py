@@ -1,0 +1,87 @@
+"""Claim ``assumption1`` — arXiv 2310.17513 v3, Assumption 1: the checker reports σ_min/σ_max of every frozen W_l and
+of every ∏_(P_i)W + LR_r(E_i) with r ≤ R(M−1), and the FNN construction refuses — a SingularityError naming the block
+and the layer — when a matrix it needs is singular, instead of returning garbage."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from lora_theory.analysis.fnn import check_assumption1
+from lora_theory.constructions.fnn import construct_fnn
+from lora_theory.domains import Ball
+from lora_theory.errors import SingularityError
+from lora_theory.models import ReLUFNN
+from lora_theory.numerics import SINGULARITY_THRESHOLD
+from lora_theory.random_matrices import generator, matrix_with_singular_values
+from lora_theory.testing.assertions import Example, regime
+from lora_theory.testing.strategies import build_singular_prefix_instance, fnn_instances, seeds
+
+pytestmark = pytest.mark.assumption1
+CLAIM = "assumption1"
+
+
+@given(inst=fnn_instances(low_rank=True), data=st.data())
+def test_assumption1_holds_by_construction(inst, data):
+    """Targets = block products + small low-rank changes: every listed ratio passes, and it is ≥ the generator's
+    guarantee (1 − ratio)/κ for the prefixes (Weyl), 1/κ^{1/L} for the layers."""
+    R = data.draw(st.integers(1, inst.frozen.width), label="LoRA rank R")
+    entries = check_assumption1(inst.frozen, inst.target, R)
+    ex = Example(CLAIM, f"{inst.repro()}, R={R}")
+    for e in entries:
+        assert e.passed, f"{CLAIM}.holds: {e.name} fails with σ_min/σ_max = {e.ratio:.3e}; {ex.where()}"
+        floor = (1 - inst.ratio) / (inst.kappa * (1 + inst.ratio)) if "block" in e.name else 1 / inst.kappa
+        assert e.ratio >= floor * (1 - 1e-9), f"{CLAIM}.holds: {e.name} ratio {e.ratio:.3e} < {floor:.3e}; {ex.where()}"
+    regime(f"{len(entries)} matrices listed" if len(entries) < 10 else "≥ 10 matrices listed")
+
+
+@given(D=st.integers(2, 8), L=st.integers(2, 4), seed=seeds())
+@example(D=2, L=2, seed=0).via("smallest case")
+def test_assumption1_singular_prefix_reported_and_refused(D, L, seed):
+    """∏W + LR_1(E) singular by construction (L̄ = 1, R = 1): the checker flags exactly that entry and the
+    construction raises SingularityError naming block 1 and layer 2's factor."""
+    lin = build_singular_prefix_instance(D, L, seed=seed)
+    zeros = tuple(torch.zeros(D, dtype=torch.float64) for _ in range(L))
+    frozen = ReLUFNN(lin.weights, zeros)
+    target = ReLUFNN((lin.target,), (torch.zeros(D, dtype=torch.float64),))
+    ex = Example(CLAIM, f"build_singular_prefix_instance({D}, {L}, seed={seed}) as an FNN with zero biases, R=1")
+    failed = [e.name for e in check_assumption1(frozen, target, 1) if not e.passed]
+    assert "block 1: ∏_(P_1)W + LR_1(E_1)" in failed and not any(n.startswith("W_") for n in failed), (
+        f"{CLAIM}.reported: failing entries {failed}; {ex.where()}")
+    with pytest.raises(SingularityError, match=r"block 1 \(frozen layers 1\.\.\d+.*layer 2's factor A_2"):
+        construct_fnn(frozen, target, 1, Ball(D, 1.0))
+
+
+@given(D=st.integers(2, 8), L=st.integers(2, 4), data=st.data(), seed=seeds())
+def test_assumption1_singular_frozen_layer_named(D, L, data, seed):
+    """A numerically singular frozen layer is flagged by the checker and named by the construction."""
+    bad = data.draw(st.integers(1, L - 1), label="singular layer (0-based, inside the suffix of layer 1)")
+    g = generator(seed)
+    s = torch.linspace(1.0, 0.5, D, dtype=torch.float64)
+    weights = [matrix_with_singular_values(s, g) for _ in range(L)]
+    s_bad = s.clone()
+    s_bad[-1] = 1e-15
+    weights[bad] = matrix_with_singular_values(s_bad, g)
+    zeros = tuple(torch.zeros(D, dtype=torch.float64) for _ in range(L))
+    frozen = ReLUFNN(tuple(weights), zeros)
+    target = ReLUFNN((torch.randn(D, D, generator=g, dtype=torch.float64),), (zeros[0],))
+    entries = {e.name: e for e in check_assumption1(frozen, target, D)}
+    assert not entries[f"W_{bad + 1}"].passed and entries[f"W_{bad + 1}"].ratio < SINGULARITY_THRESHOLD
+    with pytest.raises(SingularityError, match=rf"block 1 .*W_{bad + 1}"):
+        construct_fnn(frozen, target, D, Ball(D, 1.0))
+    regime(f"singular layer {bad + 1} of {L}")
+
+
+def test_assumption1_range_is_R_times_M_minus_1():
+    """The listed prefixes are r = 0..R(M−1) per block (uniform partition); extended=True uses the block length."""
+    from lora_theory.testing.strategies import build_fnn_instance
+    inst = build_fnn_instance(4, 5, 2, (2, 2), seed=0)  # blocks (2, 3), M = 2
+    names = [e.name for e in check_assumption1(inst.frozen, inst.target, 2)]
+    assert sum(n.startswith("block 2") for n in names) == 2 * (2 - 1) + 1
+    ext = [e.name for e in check_assumption1(inst.frozen, inst.target, 2, extended=True)]
+    assert sum(n.startswith("block 2") for n in ext) == 2 * (3 - 1) + 1
+    assert math.isclose(len(names) - sum(n.startswith("block") for n in names), 5)

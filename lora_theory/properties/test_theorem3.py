@@ -1,0 +1,160 @@
+"""Claim ``theorem3`` — arXiv 2310.17513 v3, Theorem 3: for ReLU FNNs with the uniform partition (M = ⌊L/L̄⌋ layers
+per block, remainder in the last), LoRA adapters of rank R ≥ ⌈max_i rank(E_i)/M⌉ and updated biases make the frozen
+network equal the target at every point of a bounded domain — its boundary and corners included."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from lora_theory import formulas as F
+from lora_theory.analysis.fnn import block_discrepancies
+from lora_theory.claims import get_claim
+from lora_theory.constructions.fnn import construct_fnn
+from lora_theory.errors import DomainError, SingularityError
+from lora_theory.exact.fnn import certify_theorem3_example
+from lora_theory.models import ReLUFNN
+from lora_theory.numerics import unit_roundoff
+from lora_theory.random_matrices import generator
+from lora_theory.testing.assertions import Example, check_exact, check_not_exact, regime
+from lora_theory.testing.fnn import (
+    block_map_residual,
+    domain_points,
+    linearised_preactivation_minimum,
+    sample_calibrated_biases,
+)
+from lora_theory.testing.strategies import FNNInstance, build_fnn_instance, fnn_instances
+
+pytestmark = pytest.mark.theorem3
+CLAIM = "theorem3"
+
+
+def threshold_of(inst: FNNInstance) -> tuple[int, list[int]]:
+    """⌈max_i rank(E_i)/M⌉ from the registry's sympy formula, with ranks measured on the instance."""
+    ranks = [b.rank for b in block_discrepancies(inst.frozen, inst.target)]
+    values = {F.R_max: max(ranks), F.L: inst.frozen.depth, F.Lbar: inst.target.depth}
+    return max(F.evaluate_integer(get_claim(CLAIM).formulas["threshold"], values), 1), ranks
+
+
+@given(inst=fnn_instances(low_rank=True), point=st.tuples(st.integers(0, 2**32 - 1), st.floats(0.0, 1.0)))
+@example(inst=build_fnn_instance(8, 4, 2, (8, 5), seed=1), point=(0, 1.0)).via("D=8, (L̄,L)=(2,4): full-rank block")
+@example(inst=build_fnn_instance(4, 5, 2, (3, 4), seed=2, domain="box"), point=(1, 1.0)).via("3-layer last block")
+@example(inst=build_fnn_instance(1, 1, 1, (1,), seed=0), point=(0, 0.5)).via("D = 1, L = L̄ = 1")
+def test_theorem3_exact(inst, point):
+    """Exact at the registry threshold on domain samples, adversarial points and a Hypothesis-drawn point."""
+    R, ranks = threshold_of(inst)
+    c = construct_fnn(inst.frozen, inst.target, R, inst.domain)
+    X = domain_points(inst.domain, inst.seed)
+    direction = torch.randn(1, inst.frozen.width, generator=generator(point[0]), dtype=torch.float64)
+    X = torch.cat([X, point[1] * inst.domain.norm_bound() * direction / torch.linalg.vector_norm(direction)])
+    if not bool(inst.domain.contains(X[-1:]).all()):  # a box is smaller than its circumscribed ball: project
+        X = X[:-1]
+    ex = Example(CLAIM, f"{inst.repro()}, R={R}", {"rank(E_i)": ranks})
+    tol = c.tolerance()
+    err = float(c.output_error(X).max())
+    check_exact(ex, "exact", err, tol, f"max_x ‖f(x) − f̄(x)‖₂ at R = {R} over {X.shape[0]} domain points")
+    regime(f"final_relu={inst.frozen.final_relu}")
+    regime("remainder block" if inst.partition[-1] > inst.partition[0] else "equal blocks")
+
+
+@given(inst=fnn_instances(low_rank=True))
+@example(inst=build_fnn_instance(8, 4, 2, (8, 2), seed=3)).via("threshold 4, one block full rank")
+def test_theorem3_threshold_lowrank(inst):
+    """One below the threshold, the starved block's weight product misses W̄_i by ε_i = σ_{(R−1)M+1}(E_i) > 0."""
+    R, ranks = threshold_of(inst)
+    if R < 2:
+        regime("threshold 1: nothing below")
+        return
+    c = construct_fnn(inst.frozen, inst.target, R - 1, inst.domain)
+    ex = Example(CLAIM, f"{inst.repro()}, R={R - 1}", {"rank(E_i)": ranks})
+    M = inst.frozen.depth // inst.target.depth
+    starved = [i for i, k in enumerate(ranks) if k > (R - 1) * M]
+    assert starved, f"{CLAIM}.threshold: no block is starved at R − 1 although the threshold is {R}; {ex.where()}"
+    for i in starved:
+        tol = c.blocks[i].linear.tolerance()
+        check_not_exact(ex, "threshold", block_map_residual(c, i), tol, f"block {i + 1} at R − 1 = {R - 1}")
+    regime("not exact one below the threshold")
+
+
+@given(inst=fnn_instances(low_rank=True))
+def test_theorem3_biases_safe(inst):
+    """Every pre-activation the construction linearises is ≥ 0 (up to rounding) at every evaluated domain point."""
+    R, _ = threshold_of(inst)
+    c = construct_fnn(inst.frozen, inst.target, R, inst.domain)
+    X = domain_points(inst.domain, inst.seed)
+    low, bound = linearised_preactivation_minimum(c, X)
+    slack = unit_roundoff(torch.float64) * inst.frozen.width ** 2 * bound
+    assert low >= -slack, (f"{CLAIM}.biases_safe: a linearised pre-activation is {low:.3e} < −{slack:.1e}; "
+                           f"reproduce: {inst.repro()}, R={R}")
+    regime("has linearised layers" if bound > 0 else "no linearised layer (M = 1)")
+
+
+def _sample_calibrated(c, inst, gen):
+    """Test-only variant of the reference code: offsets from 256 Gaussian inputs instead of norm bounds over the
+    domain (:func:`sample_calibrated_biases`)."""
+    X = torch.randn(256, inst.frozen.width, generator=gen, dtype=torch.float64)
+    return c.frozen.adapted(c.adapters, sample_calibrated_biases(c, X))
+
+
+def test_theorem3_sample_bias_counterexample():
+    """SPEC §6.6 (documentation test, fixed seeds): biases calibrated on 256 Gaussian samples lose exactness on
+    inputs scaled ×5, while the domain-safe biases, with ρ covering the scaled inputs, stay exact."""
+    inst = build_fnn_instance(8, 2, 1, (8,), seed=6, radius=5.0 * 3 * math.sqrt(8), final_relu=True)
+    c = construct_fnn(inst.frozen, inst.target, 4, inst.domain)
+    gen = generator(7)
+    calibrated = _sample_calibrated(c, inst, gen)
+    X = 5.0 * torch.randn(512, 8, generator=generator(8), dtype=torch.float64)
+    X = X[inst.domain.contains(X)]
+    safe_err = float(c.output_error(X).max())
+    sample_err = float(torch.linalg.vector_norm(calibrated(X) - inst.target(X), dim=1).max())
+    tol = c.tolerance()
+    ex = Example(CLAIM, f"{inst.repro()}, R=4, sample seed 7, inputs 5·N(0, I) seed 8")
+    check_exact(ex, "sample_bias_counterexample", safe_err, tol, "domain-safe biases on 5·N(0, I) inputs")
+    assert sample_err > 1e6 * tol.value, (f"{CLAIM}.sample_bias_counterexample: the sample-calibrated variant "
+                                           f"stayed exact off-sample (error {sample_err:.3e}); {ex.where()}")
+
+
+@given(seed=st.integers(0, 2**32 - 1), D=st.integers(1, 3), L=st.integers(1, 3), data=st.data())
+@example(seed=0, D=2, L=3, data=None).via("L̄ = 2 with a remainder block")
+def test_theorem3_exact_certificate(seed, D, L, data):
+    """In rational arithmetic on a box (∞-norm offsets keep everything rational): block products equal W̄_i, the
+    offsets cancel exactly, the linear regime holds, and f == f̄ at every vertex — equality, not tolerance."""
+    Lbar = 2 if data is None else data.draw(st.integers(1, L), label="target depth L̄")
+    ex = Example(CLAIM, f"certify_theorem3_example({seed}, {D}, {L}, {Lbar})")
+    try:
+        cert = certify_theorem3_example(seed, D, L, Lbar)
+    except SingularityError:
+        regime("exactly singular prefix (hypothesis fails)")
+        return
+    assert cert.equal, f"{CLAIM}.exact_certificate: {cert.summary()}; {ex.where()}"
+    regime(f"{cert.vertex_checks} vertices checked exactly")
+
+
+def test_theorem3_outside_domain_is_refused():
+    """An exactness check on an input outside the declared domain is a typed error, not a silent pass/fail."""
+    inst = build_fnn_instance(4, 2, 1, (2,), seed=0, radius=1.0)
+    c = construct_fnn(inst.frozen, inst.target, 1, inst.domain)
+    with pytest.raises(DomainError, match=r"x\[0\] lies outside the declared domain Ball\(D=4, radius=1\)"):
+        c.output_error(torch.full((1, 4), 2.0, dtype=torch.float64))
+
+
+@given(inst=fnn_instances(low_rank=True))
+def test_theorem3_resolution(inst):
+    """The exactness check rejects an adapted network that misses its target by 1e-10 relative (a constant shift
+    of the last bias, final ReLU off so the shift shows at every point): a tolerance loose enough to accept that
+    could not tell a wrong construction from rounding (the default generators give tolerances ≤ ~2e-13 relative)."""
+    frozen = ReLUFNN(inst.frozen.weights, inst.frozen.biases, final_relu=False)
+    target = ReLUFNN(inst.target.weights, inst.target.biases, final_relu=False)
+    R, _ = threshold_of(inst)
+    c = construct_fnn(frozen, target, R, inst.domain)
+    tol = c.tolerance()
+    shift = 1e-10 * tol.scale / inst.frozen.width ** 0.5
+    moved = ReLUFNN(target.weights, target.biases[:-1] + (target.biases[-1] + shift,), final_relu=False)
+    X = domain_points(inst.domain, inst.seed)
+    missed = float(torch.linalg.vector_norm(c.adapted()(X) - moved(X), dim=1).max())
+    assert missed > tol.value, (f"{CLAIM}.resolution: an adaptation off by {missed:.3e} (1e-10 relative) passes the "
+                                f"exactness tolerance {tol}; reproduce: {inst.repro()}, R={R}")

@@ -1,0 +1,110 @@
+"""Meta-tests of the generators: do they produce what they promise (ranks, conditioning, reproducibility)?"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lora_theory.numerics import chain_product, numerical_rank, singular_values, spectral_norm
+from lora_theory.random_matrices import generator, haar_orthogonal, low_rank_matrix, matrix_with_singular_values
+from lora_theory.testing.strategies import (
+    LARGE_RATIOS,
+    build_linear_instance,
+    build_singular_prefix_instance,
+    linear_instances,
+    per_layer_ranks,
+)
+
+
+@given(inst=linear_instances())
+def test_designed_rank_is_the_numerical_rank(inst):
+    """rank_τ(W̄ − ∏W) relative to the operands equals the designed k (no noise direction counted, none lost)."""
+    P = chain_product(inst.weights)
+    s = singular_values(inst.target - P)
+    scale = max(spectral_norm(inst.target), spectral_norm(P))
+    assert numerical_rank(s=s, scale=scale) == inst.discrepancy_rank, inst.repro()
+
+
+@given(inst=linear_instances())
+def test_discrepancy_singular_values_are_as_designed(inst):
+    """σ_i(E) match the designed values to rounding, with σ_1 = ratio/√κ and σ_k/σ_1 = floor."""
+    s = singular_values(inst.target - chain_product(inst.weights))
+    k = inst.discrepancy_rank
+    if k:
+        assert torch.allclose(s[:k], inst.designed_singular_values, rtol=1e-10, atol=1e-13), inst.repro()
+        assert math.isclose(float(inst.designed_singular_values[0]), inst.ratio / math.sqrt(inst.kappa),
+                            rel_tol=1e-12)
+        assert math.isclose(float(inst.designed_singular_values[-1] / inst.designed_singular_values[0]),
+                            inst.floor, rel_tol=1e-12)
+
+
+@given(inst=linear_instances())
+def test_frozen_conditioning_is_as_promised(inst):
+    """κ(W_l) = κ^{1/L} exactly (D ≥ 2), so κ(∏W) ≤ κ and σ_min(∏W) ≥ 1/√κ."""
+    for W in inst.weights:
+        s = singular_values(W)
+        if inst.width >= 2:
+            assert math.isclose(float(s[0] / s[-1]), inst.kappa ** (1 / inst.depth), rel_tol=1e-9), inst.repro()
+    sp = singular_values(chain_product(inst.weights))
+    assert float(sp[-1]) >= (1 - 1e-9) / math.sqrt(inst.kappa)
+    assert float(sp[0]) <= (1 + 1e-9) * math.sqrt(inst.kappa)
+
+
+@given(inst=linear_instances(ratios=LARGE_RATIOS))
+def test_large_ratio_regime_is_large(inst):
+    """The 'generic target' regime really has ‖E‖₂ ≥ 2/√κ ≥ 2·(guaranteed σ_min bound)."""
+    if inst.discrepancy_rank:
+        s = singular_values(inst.target - chain_product(inst.weights))
+        assert float(s[0]) >= 2 / math.sqrt(inst.kappa) * (1 - 1e-9)
+
+
+@given(D=st.integers(2, 12), L=st.integers(2, 5), seed=st.integers(0, 2**32 - 1))
+def test_singular_prefix_instance_is_singular(D, L, seed):
+    """∏W + LR_1(E) has σ_min/σ_max at rounding level, and σ_1(E) is a strict top singular value."""
+    inst = build_singular_prefix_instance(D, L, seed=seed)
+    P = chain_product(inst.weights)
+    U, s, Vh = torch.linalg.svd(inst.target - P)
+    assert float(s[1]) < 0.95 * float(s[0])
+    M = P + s[0] * torch.outer(U[:, 0], Vh[0])
+    sm = singular_values(M)
+    assert float(sm[-1] / sm[0]) < 1e-13
+
+
+def test_builders_are_reproducible_and_leave_the_global_rng_alone():
+    state = torch.get_rng_state()
+    a = build_linear_instance(6, 3, 4, kappa=100.0, seed=7)
+    b = build_linear_instance(6, 3, 4, kappa=100.0, seed=7)
+    c = build_linear_instance(6, 3, 4, kappa=100.0, seed=8)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert all(torch.equal(x, y) for x, y in zip(a.weights, b.weights)) and torch.equal(a.target, b.target)
+    assert not torch.equal(a.target, c.target)
+
+
+def test_repro_string_rebuilds_the_instance():
+    inst = build_linear_instance(5, 2, 3, kappa=10.0, ratio=0.05, floor=0.5, ties=False, seed=11)
+    rebuilt = eval(inst.repro(), {"build_linear_instance": build_linear_instance})  # noqa: S307 - our own string
+    assert torch.equal(rebuilt.target, inst.target)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7])
+def test_haar_orthogonal_is_orthogonal(n):
+    Q = haar_orthogonal(n, generator(0))
+    assert torch.allclose(Q.T @ Q, torch.eye(n, dtype=torch.float64), atol=1e-14)
+
+
+def test_matrix_generators_hit_their_singular_values():
+    s = torch.tensor([5.0, 2.0, 1.0, 1e-3], dtype=torch.float64)
+    assert torch.allclose(singular_values(matrix_with_singular_values(s, generator(1))), s, rtol=1e-12)
+    M = low_rank_matrix(6, s[:2], generator(2))
+    assert numerical_rank(M) == 2
+    assert torch.allclose(singular_values(M)[:2], s[:2], rtol=1e-12)
+
+
+@given(data=st.data(), D=st.integers(1, 8), L=st.integers(1, 5))
+def test_per_layer_ranks_are_in_range(data, D, L):
+    ranks = data.draw(per_layer_ranks(D, L), label="ranks")
+    assert len(ranks) == L and all(0 <= r <= D for r in ranks)
