@@ -1,8 +1,8 @@
 """LoRA adapters kept as factors.
 
-A pair is ``B: (d_out, r)``, ``A: (r, d_in)``, ``ΔW = B @ A`` (SPEC §3.1: no α/r scaling), so rank ΔW ≤ r holds
-by construction. The dense ΔW is formed only when asked for (:meth:`LoRAPair.delta`); applying an adapter to
-inputs costs O(r·D) per input, not O(D²).
+A pair is ``B: (d_out, r)``, ``A: (r, d_in)``, ``ΔW = B @ A`` (no α/r scaling: the paper's adapted weights are
+W + ΔW, arXiv 2310.17513v3, Sec. 2), so rank ΔW ≤ r holds by construction. The dense ΔW is formed only when asked
+for (:meth:`LoRAPair.delta`); applying an adapter to inputs costs O(r·D) per input, not O(D²).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class LoRAPair:
 
     @property
     def num_params(self) -> int:
-        """Trainable scalars r·(d_out + d_in) (2RD for a square layer, SPEC §3.5)."""
+        """Trainable scalars r·(d_out + d_in) (2RD for a square D×D layer)."""
         return self.rank * (self.shape[0] + self.shape[1])
 
     def delta(self) -> torch.Tensor:
@@ -100,7 +100,8 @@ class LoRAPair:
         return spectral_norm(self.B) * spectral_norm(self.A) if self.rank else 0.0
 
     def numerical_rank(self, tau: float = 1e-9) -> int:
-        """rank_τ(ΔW) relative to ‖ΔW‖₂ (SPEC §8.3), computed from the r×r core, never from the dense ΔW."""
+        """rank_τ(ΔW) relative to ‖ΔW‖₂ (:func:`lora_theory.numerics.numerical_rank`), computed from the r×r core,
+        never from the dense ΔW."""
         if self.rank == 0:
             return 0
         # ΔW = Q_B (R_B R_Aᵀ) Q_Aᵀ, so its singular values are those of the small core.

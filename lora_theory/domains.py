@@ -1,8 +1,11 @@
-"""Bounded input domains X on which FNN exactness is claimed (SPEC §3.3: the construction takes the bound).
+"""Bounded input domains X on which FNN exactness is claimed (arXiv 2310.17513v3, Sec. 3.1, p. 4: "we let the input
+space X be bounded"; the construction takes the bound).
 
 ``Ball(radius)`` = {x : ‖x‖₂ ≤ ρ}; ``Box(low, high)`` = {x : low ≤ x ≤ high}. Each reports ``norm_bound()`` (sup of
 ‖x‖₂ over X, what the Theorem 3 biases are built from), samples points, and lists adversarial points: the sphere
 for a ball, the vertices for a box (all 2^D of them up to D = 10, else a seeded subset).
+:meth:`Domain.evaluation_points` is the one way to draw the points a check evaluates on: uniform samples followed by
+the adversarial points, from one generator.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ from dataclasses import dataclass
 
 import torch
 
-from lora_theory.errors import DomainError, ShapeError
+from lora_theory.errors import DomainError, DTypeError, ShapeError
 from lora_theory.numerics import unit_roundoff
-from lora_theory.validation import as_matrix, check_positive_float
+from lora_theory.validation import as_matrix, check_int, check_positive_float, check_size
 
 __all__ = ["Ball", "Box", "Domain"]
 
@@ -34,8 +37,27 @@ class Domain:
     def norm_bound(self) -> float:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def sample(self, n: int, gen: torch.Generator,
+               dtype: torch.dtype = torch.float64) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def adversarial_points(self, gen: torch.Generator, n: int = 64,
+                           dtype: torch.dtype = torch.float64) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def evaluation_points(self, n: int, gen: torch.Generator, *, adversarial: int = 64,
+                          dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """(n + m, D): ``n`` uniform samples, then the m adversarial points (``adversarial`` caps the random ones),
+        all drawn from ``gen`` in that order — the points every exactness check on this domain evaluates."""
+        n = check_size(n, "n", minimum=0)
+        adversarial = check_size(adversarial, "adversarial", minimum=0)
+        if not isinstance(gen, torch.Generator):
+            raise DTypeError(f"gen must be a torch.Generator (never the global RNG); got {type(gen).__name__}")
+        return torch.cat([self.sample(n, gen, dtype=dtype), self.adversarial_points(gen, n=adversarial, dtype=dtype)])
+
     def check_inputs(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
-        """Raise DomainError if a row of ``x`` lies outside the domain (relative slack for rounding: 1e-12 in float64, 8u in float32)."""
+        """Raise DomainError if a row of ``x`` lies outside the domain (relative slack for rounding: 1e-12 in float64,
+        8u in float32)."""
         x = as_matrix(x if x.ndim == 2 else x[None, :], name, square=False)
         if x.shape[1] != self.width:
             raise ShapeError(f"{name} has shape {tuple(x.shape)} but the domain has width D={self.width}")
@@ -58,8 +80,7 @@ class Ball(Domain):
     radius: float
 
     def __post_init__(self) -> None:
-        if isinstance(self.width, bool) or not isinstance(self.width, int) or self.width < 1:
-            raise DomainError(f"domain width must be an integer >= 1; got {self.width!r}")
+        object.__setattr__(self, "width", check_int(self.width, "domain width", minimum=1))
         object.__setattr__(self, "radius", check_positive_float(self.radius, "radius"))
 
     def norm_bound(self) -> float:
@@ -96,8 +117,7 @@ class Box(Domain):
     high: tuple[float, ...]
 
     def __post_init__(self) -> None:
-        if isinstance(self.width, bool) or not isinstance(self.width, int) or self.width < 1:
-            raise DomainError(f"domain width must be an integer >= 1; got {self.width!r}")
+        object.__setattr__(self, "width", check_int(self.width, "domain width", minimum=1))
         low = self._expand(self.low, "low")
         high = self._expand(self.high, "high")
         for j, (a, b) in enumerate(zip(low, high)):

@@ -3,18 +3,25 @@
 Numeric code evaluates these expressions (``subs``/``lambdify``), the CLI prints them (``sympy.pretty``/``latex``),
 and the claims registry refers to them. Symbols carry integer/positive assumptions so simplifications are valid.
 
-``sigma(i)`` is the i-th singular value of the discrepancy E (1-indexed), with σ_i := 0 for i > D (SPEC §2).
+``sigma(i)`` is the i-th singular value of the discrepancy E (1-indexed), with σ_i := 0 for i > D (the paper's
+convention, arXiv 2310.17513v3, Sec. 2: "When d > D, σ_d(W) is defined as zero").
+
+Every sympy expression of the package lives here — thresholds, errors, parameter counts, the Theorem 5 bounds, the
+abstract's threshold — so that the claims registry only refers to this module and never imports construction,
+analysis or certificate code. Parameter counts follow from the shapes: an adapter B A of a D×D layer has
+r(D + D) = 2rD scalars and a bias D (the paper's own counts, e.g. 2RDL after Corollary 4, p. 6, count adapters only).
 """
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Mapping
 
 import sympy as sp
 import torch
 
-from lora_theory.errors import DomainError
+from lora_theory.errors import DepthError, DomainError, UnknownClaimError
+from lora_theory.numerics import SINGULARITY_THRESHOLD
+from lora_theory.validation import check_int, is_int
 
 __all__ = [
     "D", "L", "R", "R_E", "i", "l", "R_l", "sigma",
@@ -25,6 +32,13 @@ __all__ = [
     "ONE_LAYER_THRESHOLD", "FNN_PARAMETER_COUNT", "general_threshold",
     "H", "G_i", "G_max", "THEOREM7_THRESHOLD", "THEOREM7_THRESHOLD_DISPLAY", "THEOREM7_WORST_CASE",
     "TFN_PARAMETER_COUNT", "theorem7_threshold",
+    "r", "prefix_index", "EYM_ERROR", "SINGULARITY_THRESHOLD_VALUE", "LINEAR_PREFIX_RANKS", "ASSUMPTION1_RANGE",
+    "ONE_LAYER_REALISED_RANK",
+    "ABSTRACT_THRESHOLD", "ABSTRACT_EXACT", "ABSTRACT_THEOREM_THRESHOLD", "threshold_gap",
+    "TFL_LAYERS", "TFL_PARAMETER_COUNT", "TFL_PARAMETER_COUNT_PLOT", "LORA_ONE_LAYER_THRESHOLD",
+    "THEOREM5_FORMS", "eps", "Wbar_F", "Wbar_2", "bbar", "Sigma_F", "tr_Sigma", "E_block", "EPSILON_DEF",
+    "theorem5_bound_printed", "theorem5_bound_variant", "theorem5_bound_tight", "theorem5_bound",
+    "THEOREM5_BOUND_BUILDERS",
 ]
 
 D = sp.Symbol("D", integer=True, positive=True)  # width
@@ -50,8 +64,17 @@ HETERO_TOTAL_RANK = sp.Sum(R_l[l], (l, 1, L))
 HETERO_EXACT = sp.GreaterThan(HETERO_TOTAL_RANK, R_E)
 #: hetero_ranks — optimal spectral error σ_{ΣR_l + 1}(E)
 HETERO_SPECTRAL_ERROR = sigma(HETERO_TOTAL_RANK + 1)
-#: trainable scalars of a linear chain with uniform rank R (SPEC §3.5)
+#: trainable scalars of a linear chain with uniform rank R: 2RD per layer
 LINEAR_PARAMETER_COUNT = 2 * R * D * L
+
+r = sp.Symbol("r", integer=True, nonnegative=True)  # a rank r ≤ D
+prefix_index = sp.Symbol("j", integer=True, positive=True)  # j-th adapted prefix of the Lemma 1 construction
+#: eym — Eckart–Young–Mirsky: the best rank-r approximation misses by σ_{r+1} in the spectral norm
+EYM_ERROR = sigma(r + 1)
+#: assumption_linear, lemma2 — σ_min/σ_max below which a matrix to solve with counts as singular
+SINGULARITY_THRESHOLD_VALUE = sp.Float(SINGULARITY_THRESHOLD)
+#: assumption_linear — the Lemma 1 construction solves with ∏W + LR_r(E) only for r = jR (j = 1..L−1)
+LINEAR_PREFIX_RANKS = sp.Eq(r, prefix_index * R)
 
 
 def evaluate_integer(expr: sp.Basic, values: Mapping[sp.Symbol, int]) -> int:
@@ -66,7 +89,7 @@ def evaluate_integer(expr: sp.Basic, values: Mapping[sp.Symbol, int]) -> int:
         raise DomainError(f"values must be a mapping from symbols to integers; got {type(values).__name__}")
     clean = {}
     for k, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, (numbers.Integral, sp.Integer)):
+        if not (is_int(v) or isinstance(v, sp.Integer)):
             raise DomainError(f"values[{k}] must be an integer; got {v!r}")
         if getattr(k, "is_positive", None) and v <= 0 or getattr(k, "is_nonnegative", None) and v < 0:
             kind = "positive" if getattr(k, "is_positive", None) else "nonnegative"
@@ -118,8 +141,12 @@ COROLLARY4_THRESHOLD = sp.ceiling(D / M_EXPR)
 GENERAL_THRESHOLD = max_i(sp.ceiling(r_i[i] / n_i[i]))
 #: one_layer_fnn — realised weight ∏W + LR_{min(RL, R_E)}(E), exact iff R ≥ ⌈R_E/L⌉
 ONE_LAYER_THRESHOLD = LEMMA1_THRESHOLD
-#: trainable scalars of an FNN with LoRA rank R and tuned biases (SPEC §3.5)
+#: trainable scalars of an FNN with LoRA rank R and tuned biases: 2RD + D per layer
 FNN_PARAMETER_COUNT = 2 * R * D * L + D * L
+#: assumption1 — the ranks of the LR_r(E_i) Assumption 1 lists: r ≤ R(M − 1)
+ASSUMPTION1_RANGE = sp.Le(r, R * (M_EXPR - 1))
+#: one_layer_fnn — the rank of the realised correction LR_{RL ∧ R_E}(E) (Lemma 9, the detailed Lemma 2)
+ONE_LAYER_REALISED_RANK = sp.Min(R * L, R_E)
 
 
 def general_threshold(ranks: tuple[int, ...], sizes: tuple[int, ...]) -> int:
@@ -140,7 +167,8 @@ THEOREM7_THRESHOLD_DISPLAY = max_i(sp.ceiling(G_i[i] / 2))
 THEOREM7_THRESHOLD = sp.ceiling(G_max / 2)
 #: theorem7 — the worst case G_i = D
 THEOREM7_WORST_CASE = sp.ceiling(D / 2)
-#: theorem7_scope — adapter scalars 2RD(4HL + 2) + bias scalars 2DL (SPEC §3.5)
+#: theorem7_scope — adapter scalars 2RD(4HL + 2) (4H head matrices per block, W_2 of the last block, W_o) + bias
+#: scalars 2DL (b_1, b_2 of every block)
 TFN_PARAMETER_COUNT = 2 * R * D * (4 * H * L + 2) + 2 * D * L
 
 
@@ -148,3 +176,154 @@ def theorem7_threshold(gaps: tuple[int, ...]) -> int:
     """max_i ⌈G_i/2⌉ evaluated through sympy (the concrete form of THEOREM7_THRESHOLD_DISPLAY)."""
     expr = sp.Max(*[sp.ceiling(G_i[j + 1] / 2) for j in range(len(gaps))])
     return evaluate_integer(expr, {G_i[j + 1]: int(g) for j, g in enumerate(gaps)})
+
+
+# --- the abstract's threshold (claim abstract_threshold) -------------------------------------------------------------
+
+#: corollary4's threshold written with the abstract's symbols: ⌈D / ⌊L/L̄⌋⌉ (the same expression)
+ABSTRACT_THEOREM_THRESHOLD = COROLLARY4_THRESHOLD
+#: the abstract's informal threshold, rounded up to a rank: ⌈D·L̄/L⌉
+ABSTRACT_THRESHOLD = sp.ceiling(D * Lbar / L)
+#: the abstract's threshold as printed (a ratio, not a rank): D·L̄/L
+ABSTRACT_EXACT = D * Lbar / L
+
+
+def threshold_gap(width: int, depth: int, target_depth: int) -> tuple[int, int]:
+    """(theorem threshold ⌈D/⌊L/L̄⌋⌉, abstract threshold ⌈D·L̄/L⌉), both evaluated from the sympy expressions.
+
+    Since ⌊L/L̄⌋ ≤ L/L̄ the theorem's threshold is at least the abstract's, with equality when L̄ divides L; e.g.
+    ``threshold_gap(16, 5, 2) == (8, 7)``. Raises DomainError for a non-positive or non-integer argument and
+    DepthError for L̄ > L (the theorem needs L̄ ≤ L; ⌊L/L̄⌋ = 0 otherwise).
+    """
+    D_ = check_int(width, "width D", minimum=1)
+    L_ = check_int(depth, "frozen depth L", minimum=1)
+    Lb = check_int(target_depth, "target depth L̄", minimum=1)
+    if Lb > L_:
+        raise DepthError(f"target depth L̄={Lb} exceeds frozen depth L={L_} (the theorem needs L̄ ≤ L)")
+    values = {D: D_, L: L_, Lbar: Lb}
+    return evaluate_integer(ABSTRACT_THEOREM_THRESHOLD, values), evaluate_integer(ABSTRACT_THRESHOLD, values)
+
+
+# --- final-layers tuning (claim lemma6_tfl; arXiv 2310.17513v3, Lemma 4) ---------------------------------------------
+
+#: k — number of final layers tuned (1 ≤ k ≤ L − 1)
+TFL_LAYERS = sp.Symbol("k", integer=True, positive=True)
+#: trainable scalars of tuning the last k layers: full weights and biases, k(D² + D)
+TFL_PARAMETER_COUNT = TFL_LAYERS * (D ** 2 + D)
+#: the paper's count for final-layers tuning, weights only: k·D² ((L − 1)D² for k = L − 1, Lemma 4, p. 7)
+TFL_PARAMETER_COUNT_PLOT = TFL_LAYERS * D ** 2
+#: LoRA rank that makes an L-layer FNN exact for a one-layer target, ⌈D/L⌉ (corollary4 with L̄ = 1)
+LORA_ONE_LAYER_THRESHOLD = sp.ceiling(D / L)
+
+
+# --- Theorem 5 bounds (claims theorem5, theorem5_printed) ------------------------------------------------------------
+#
+# Symbols (all nonnegative; indices are 1-based like the maths, i, k ∈ [L̄]): varepsilon[i] = ε_i = σ_{RM+1}(E_i),
+# Wbar_F[k] = ‖W̄_k‖_F, Wbar_2[k] = ‖W̄_k‖₂, bbar[k] = ‖b̄_k‖₂, Sigma_F = ‖Σ‖_F and trSigma = tr Σ = E‖x‖² with
+# Σ = E[xxᵀ]. Empty products (an upper index below the lower one, e.g. ∏_{k=i+1}^{i−1}) are 1: the expressions are
+# built with explicit Python products over concrete indices, *not* ``sympy.Product``, whose Karr convention would turn
+# ∏_{k=i+1}^{i−1} into 1/‖W̄_i‖_F. Every bound is a sum of terms each carrying a factor ε_i, so it is 0 when every
+# ε_i = 0 (at or above the threshold), and it is nondecreasing in every ε_i.
+
+#: the three forms, in the order (a) printed, (b) variant, (c) tight
+THEOREM5_FORMS = ("printed", "variant", "tight")
+
+eps = sp.IndexedBase("varepsilon", nonnegative=True)  # ε_i = σ_{RM+1}(E_i)
+Wbar_F = sp.IndexedBase("Wbar_F", nonnegative=True)  # ‖W̄_k‖_F
+Wbar_2 = sp.IndexedBase("Wbar_2", nonnegative=True)  # ‖W̄_k‖₂
+bbar = sp.IndexedBase("bbar", nonnegative=True)  # ‖b̄_k‖₂
+Sigma_F = sp.Symbol("Sigma_F", nonnegative=True)  # ‖Σ‖_F
+tr_Sigma = sp.Symbol("trSigma", nonnegative=True)  # tr Σ
+E_block = sp.IndexedBase("E")  # the block discrepancy matrices E_i = W̄_i − ∏_{P_i}W (display only)
+
+#: ε_i = σ_{RM+1}(E_i), M = ⌊L/L̄⌋ (Theorem 5, p. 6, where the paper reuses the letter E_i for this scalar)
+EPSILON_DEF = sp.Eq(eps[i], sigma(R * M_EXPR + 1, E_block[i]))
+
+
+def _theorem5_depth(Lbar_value: object) -> int:
+    return check_int(Lbar_value, "target depth L̄ (of a Theorem 5 bound)", minimum=1, error=DepthError)
+
+
+def _prod(factors) -> sp.Expr:
+    """∏ of the given factors; the empty product is 1 (never sympy.Product's Karr convention)."""
+    return sp.Mul(*factors)
+
+
+def _beta(n: int, *, inner_upper_offset: int, final: sp.Expr) -> sp.Expr:
+    """max_i (√‖Σ‖_F ∏_{j≤i}‖W̄_j‖_F + Σ_{j≤i} ∏_{k=j+1}^{i+offset}‖W̄_k‖_F ‖b̄_j‖₂) ∨ final."""
+    root = sp.sqrt(Sigma_F)
+    brackets = []
+    for q in range(1, n + 1):
+        lead = root * _prod(Wbar_F[p] for p in range(1, q + 1))
+        bias = sp.Add(*[_prod(Wbar_F[k] for k in range(p + 1, q + inner_upper_offset + 1)) * bbar[p]
+                        for p in range(1, q + 1)])
+        brackets.append(lead + bias)
+    return sp.Max(*brackets, final)
+
+
+def _frobenius_sum(n: int) -> sp.Expr:
+    """Σ_i max_{k∈[L̄]}(‖W̄_k‖_F + ε_k)^{L̄−i} ε_i."""
+    growth = sp.Max(*[Wbar_F[k] + eps[k] for k in range(1, n + 1)])
+    return sp.Add(*[growth ** (n - q) * eps[q] for q in range(1, n + 1)])
+
+
+def theorem5_bound_printed(target_depth: int) -> sp.Expr:
+    """Form (a), the bound as printed in arXiv 2310.17513v3, Theorem 5, p. 6 (inner upper index i − 1, final term
+    √‖Σ‖_F)::
+
+        β Σ_i max_k(‖W̄_k‖_F + ε_k)^{L̄−i} ε_i,
+        β = max_i(√‖Σ‖_F ∏_{j=1}^{i}‖W̄_j‖_F + Σ_{j=1}^{i} ∏_{k=j+1}^{i−1}‖W̄_k‖_F ‖b̄_j‖₂) ∨ √‖Σ‖_F.
+
+    .. warning::
+       Not a provable bound for the paper's construction. Its proof (pp. 29–31) uses E‖x‖₂ = √‖Σ‖_F, which rests on
+       the identity "‖A‖_F = tr(A) for symmetric A" (App. C.1, p. 19); for positive semi-definite Σ, Jensen only gives
+       E‖x‖₂ ≤ √tr Σ ≥ √‖Σ‖_F. On an adversarial instance (D = 64, W_1 = −I, R = 1) the construction's error
+       ≈ 5.5 exceeds this bound (≈ 2.86). That does not refute the existential claim: a zero-output adapter does
+       better there. Use :func:`theorem5_bound_variant` or :func:`theorem5_bound_tight` for a provable bound.
+    """
+    n = _theorem5_depth(target_depth)
+    return _beta(n, inner_upper_offset=-1, final=sp.sqrt(Sigma_F)) * _frobenius_sum(n)
+
+
+def theorem5_bound_variant(target_depth: int) -> sp.Expr:
+    """Form (b), provable: the printed shape with inner upper index i and final term √tr Σ::
+
+        β_var Σ_i max_k(‖W̄_k‖_F + ε_k)^{L̄−i} ε_i,
+        β_var = max_i(√‖Σ‖_F ∏_{j=1}^{i}‖W̄_j‖_F + Σ_{j=1}^{i} ∏_{k=j+1}^{i}‖W̄_k‖_F ‖b̄_j‖₂) ∨ √tr Σ.
+
+    Derived from the proof of Theorem 5 (arXiv 2310.17513v3, pp. 29–31) with the bound on E‖z̄_{i−1}‖ carried
+    through layer i (inner index i) and E‖x‖₂ ≤ √tr Σ (Jensen) in place of √‖Σ‖_F.
+    """
+    n = _theorem5_depth(target_depth)
+    return _beta(n, inner_upper_offset=0, final=sp.sqrt(tr_Sigma)) * _frobenius_sum(n)
+
+
+def theorem5_bound_tight(target_depth: int) -> sp.Expr:
+    """Form (c), derived: the spectral recursion, the strongest test of the construction::
+
+        Σ_i (∏_{k=i+1}^{L̄}(‖W̄_k‖₂ + ε_k)) ε_i m_{i−1},   m_0 = √tr Σ,   m_i = ‖W̄_i‖₂ m_{i−1} + ‖b̄_i‖₂.
+
+    (m_{i−1} bounds E‖z̄_{i−1}‖, the norm of the target's activation entering layer i; the error recursion is
+    e_i ≤ (‖W̄_i‖₂ + ε_i) e_{i−1} + ε_i ‖z̄_{i−1}‖ with e_0 = 0, since ReLU is 1-Lipschitz.)
+    """
+    n = _theorem5_depth(target_depth)
+    m = [sp.sqrt(tr_Sigma)]
+    for q in range(1, n + 1):
+        m.append(Wbar_2[q] * m[-1] + bbar[q])
+    return sp.Add(*[_prod(Wbar_2[k] + eps[k] for k in range(q + 1, n + 1)) * eps[q] * m[q - 1]
+                    for q in range(1, n + 1)])
+
+
+THEOREM5_BOUND_BUILDERS: dict[str, Callable[[int], sp.Expr]] = {
+    "printed": theorem5_bound_printed,
+    "variant": theorem5_bound_variant,
+    "tight": theorem5_bound_tight,
+}
+
+
+def theorem5_bound(form: str, target_depth: int) -> sp.Expr:
+    """The sympy expression of Theorem 5 bound ``form`` ∈ {"printed", "variant", "tight"} ((a), (b), (c)) for a
+    target of depth ``target_depth``; UnknownClaimError naming the known forms otherwise."""
+    if form not in THEOREM5_BOUND_BUILDERS:
+        raise UnknownClaimError(f"unknown Theorem 5 bound form {form!r}; known: {', '.join(THEOREM5_FORMS)}")
+    return THEOREM5_BOUND_BUILDERS[form](target_depth)

@@ -1,5 +1,5 @@
-"""Frozen and target models (SPEC §3): the linear chain f(x) = W_L ⋯ W_1 x, the ReLU FNN with biases, and the
-transformer network TFN exactly as analysed (§3.4).
+"""Frozen and target models of arXiv 2310.17513v3: the linear chain f(x) = W_L ⋯ W_1 x (Sec. 2, p. 3), the ReLU
+FNN with biases (Sec. 3.1, p. 4) and the transformer network TFN as analysed (Sec. 4.1, p. 8; App. F.2, pp. 36–37).
 
 Conventions: ``weights[0]`` is W_1, the first layer applied; ``product() = W_L ⋯ W_1``. Inputs are rows:
 ``chain(x)`` takes ``x: (n, D)`` (or ``(D,)``) and returns ``x @ (W_L⋯W_1)ᵀ``.
@@ -13,11 +13,12 @@ from dataclasses import dataclass
 import torch
 
 from lora_theory.adapters import LoRAPair, adapted_weights
-from lora_theory.errors import DepthError, DTypeError, NonFiniteError, ShapeError
+from lora_theory.errors import DepthError, DomainError, DTypeError, LoRATheoryError, NonFiniteError, ShapeError
 from lora_theory.numerics import chain_product
-from lora_theory.validation import as_matrix, as_square_stack, check_same_dtype
+from lora_theory.validation import as_matrix, as_square_stack, check_int, check_same_dtype
 
-__all__ = ["LinearChain", "ReLUFNN", "TFN", "TFNBlock", "HEAD_MATRICES", "column_softmax", "check_fnn_pair"]
+__all__ = ["LinearChain", "ReLUFNN", "TFN", "TFNBlock", "HEAD_MATRICES", "column_softmax", "check_fnn_pair",
+           "check_tfn_pair", "check_sequence_input"]
 
 
 def _check_finite_input(x: torch.Tensor, name: str = "x") -> None:
@@ -69,7 +70,7 @@ class _WeightStack:
 
 @dataclass(frozen=True, eq=False)
 class LinearChain(_WeightStack):
-    """A depth-L chain of D×D linear maps with no bias and no activation (SPEC §3.2)."""
+    """A depth-L chain of D×D linear maps with no bias and no activation (arXiv 2310.17513v3, Sec. 2, p. 3)."""
 
     weights: tuple[torch.Tensor, ...]
 
@@ -93,8 +94,9 @@ class LinearChain(_WeightStack):
 
 @dataclass(frozen=True, eq=False)
 class ReLUFNN(_WeightStack):
-    """FNN_{L,D}(x) with biases (SPEC §3.3): z_0 = x, z_l = ReLU(W_l z_{l-1} + b_l); the last ReLU is applied only
-    when ``final_relu`` (the paper's convention is not yet confirmed against the PDF; every claim holds under both).
+    """FNN_{L,D}(x) with biases (arXiv 2310.17513v3, Sec. 3.1, p. 4): z_0 = x, z_l = ReLU(W_l z_{l-1} + b_l); the
+    last ReLU is applied only when ``final_relu`` (the paper applies it after every layer, the last one included,
+    Sec. 3.2; ``final_relu=False`` is the variant without it, and every claim is checked under both).
 
     ``weights[l]``: (D, D), ``biases[l]``: (D,); inputs are rows ``x: (n, D)`` (or one ``(D,)`` vector).
     """
@@ -186,8 +188,9 @@ HEAD_MATRICES = ("WQ", "WK", "WV", "WO")
 
 @dataclass(frozen=True, eq=False)
 class TFNBlock:
-    """One transformer block as analysed (SPEC §3.4): H heads of D×D matrices W_Q, W_K, W_V, W_O, then the FFN
-    W_1 → ReLU → W_2 with biases b_1, b_2. No residual connection, no LayerNorm, no 1/√D scaling."""
+    """One transformer block as analysed (arXiv 2310.17513v3, App. F.2, pp. 36–37): H heads of D×D matrices W_Q,
+    W_K, W_V, W_O, then the FFN W_1 → ReLU → W_2 with biases b_1, b_2. No residual connection, no LayerNorm, no
+    1/√D scaling."""
 
     WQ: tuple[torch.Tensor, ...]
     WK: tuple[torch.Tensor, ...]
@@ -204,7 +207,8 @@ class TFNBlock:
 
 
 def column_softmax(S: torch.Tensor) -> torch.Tensor:
-    """softmax over the key index i for every query column j: [softmax(S)]_ij = e^{S_ij}/Σ_i' e^{S_i'j} (max-shifted)."""
+    """softmax over the key index i for every query column j: [softmax(S)]_ij = e^{S_ij}/Σ_i' e^{S_i'j}
+    (max-shifted)."""
     return torch.softmax(S, dim=-2)
 
 
@@ -212,7 +216,10 @@ def column_softmax(S: torch.Tensor) -> torch.Tensor:
 class TFN:
     """TFN_{L,D,H}: Z_0 = X ∈ R^{D×N} (columns are tokens); per block
     Attn(Z) = Σ_h W_O^h W_V^h Z softmax((W_K^h Z)ᵀ(W_Q^h Z)), H = ReLU(W_1 Attn(Z) + b_1 1ᵀ), Z' = W_2 H + b_2 1ᵀ;
-    output f(X) = W_o Z_L (no bias). Inputs may carry leading batch dimensions: X of shape (..., D, N)."""
+    output f(X) = W_o Z_L (no bias). Inputs may carry leading batch dimensions: X of shape (..., D, N).
+
+    The paper's output layer is softmax(W_o Z_L) (App. F.2, p. 37); it is left out here because W_o Z_L = W̄_o Z̄_L
+    implies equality after any fixed output map, so exactness is checked before it."""
 
     blocks: tuple[TFNBlock, ...]
     Wo: torch.Tensor
@@ -286,8 +293,7 @@ class TFN:
 
     def attention(self, l: int, Z: torch.Tensor) -> torch.Tensor:
         """Attn_l(Z) = Σ_h W_O W_V Z softmax((W_K Z)ᵀ(W_Q Z)), column-wise softmax, no scaling (l is 0-based)."""
-        if isinstance(l, bool) or not isinstance(l, int) or not 0 <= l < self.depth:
-            raise DepthError(f"block index l must be an integer in 0..{self.depth - 1} (L={self.depth}); got {l!r}")
+        l = check_int(l, f"block index l (L={self.depth})", minimum=0, maximum=self.depth - 1, error=DepthError)
         Z = self._check_input(Z)
         blk = self.blocks[l]
         out = torch.zeros_like(Z)
@@ -310,11 +316,20 @@ class TFN:
         return self.Wo @ self.hidden_states(X)[-1]
 
 
-def check_fnn_pair(frozen: object, target: object) -> tuple[int, int]:
-    """A frozen and a target ReLUFNN of one width and dtype with 1 ≤ L̄ ≤ L; returns (L, L̄)."""
+def check_fnn_pair(frozen: object, target: object, *, min_depth: int = 1, depth_reason: str = "",
+                   same_final_relu: str = "") -> tuple[int, int]:
+    """The one frozen/target check of the ReLU FNN family: two ReLUFNN of one width and dtype with 1 ≤ L̄ ≤ L;
+    returns (L, L̄).
+
+    ``min_depth``/``depth_reason``: a larger minimum frozen depth and why it is needed (final-layers tuning freezes
+    layer 1, so it needs L ≥ 2). ``same_final_relu``: when non-empty, both models must share the final-ReLU
+    convention, and this says why (DomainError otherwise).
+    """
     if not isinstance(frozen, ReLUFNN) or not isinstance(target, ReLUFNN):
         raise ShapeError(f"frozen and target must be ReLUFNN models; got {type(frozen).__name__} and "
                          f"{type(target).__name__}")
+    if frozen.depth < min_depth:
+        raise DepthError(f"{depth_reason}, so it needs frozen depth L >= {min_depth}; got L={frozen.depth}")
     if target.depth > frozen.depth:
         raise DepthError(f"target depth L̄={target.depth} exceeds frozen depth L={frozen.depth} (the theorem needs "
                          "L̄ ≤ L)")
@@ -322,4 +337,25 @@ def check_fnn_pair(frozen: object, target: object) -> tuple[int, int]:
         raise ShapeError(f"target width D̄={target.width} differs from frozen width D={frozen.width} (same width "
                          "needed)")
     check_same_dtype([("frozen.weights[0]", frozen.weights[0]), ("target.weights[0]", target.weights[0])])
+    if same_final_relu and frozen.final_relu != target.final_relu:
+        raise DomainError(f"frozen.final_relu={frozen.final_relu} but target.final_relu={target.final_relu}: "
+                          f"{same_final_relu}, so both must use the same convention")
     return frozen.depth, target.depth
+
+
+def check_tfn_pair(frozen: object, target: object, *, model_type: type = TFN,
+                   type_error: type[LoRATheoryError] = ShapeError, hint: str = "") -> tuple[int, int, int]:
+    """The one frozen/target check of the transformer family: two models of ``model_type`` (the float :class:`TFN`,
+    or the exact certificate's model) with the same depth L, width D and heads H (Theorem 7 needs a same-size
+    target) and, for tensors, one dtype; returns (D, L, H). A model of the wrong type raises ``type_error``, its
+    message followed by ``hint``."""
+    if not isinstance(frozen, model_type) or not isinstance(target, model_type):
+        raise type_error(f"frozen and target must be {model_type.__name__} models; got {type(frozen).__name__} and "
+                         f"{type(target).__name__}{hint}")
+    for what, a, b in (("depth L", frozen.depth, target.depth), ("width D", frozen.width, target.width),
+                       ("heads H", frozen.heads, target.heads)):
+        if a != b:
+            raise ShapeError(f"target {what}={b} differs from frozen {what}={a}: Theorem 7 needs a same-size target")
+    if isinstance(frozen.Wo, torch.Tensor):
+        check_same_dtype([("frozen.Wo", frozen.Wo), ("target.Wo", target.Wo)])
+    return frozen.width, frozen.depth, frozen.heads

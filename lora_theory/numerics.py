@@ -1,8 +1,8 @@
-"""Linear-algebra primitives with the conventions of SPEC §2 and §8.
+"""Linear-algebra primitives with the paper's conventions (arXiv 2310.17513v3, Sec. 2) and the suite's numerical ones.
 
 * ``sigma(s, i)`` is the i-th largest singular value, **1-indexed**, with σ_i := 0 for i > D (needed when RL ≥ D).
 * ``tail_energy(s, k)`` is (Σ_{i>k} σ_i²)^{1/2}, the Frobenius error of the best rank-k approximation (`eym`).
-* ``numerical_rank`` is the relative rank #{i : σ_i > τ·scale} with τ = 1e-9 (SPEC §8.3). For a discrepancy
+* ``numerical_rank`` is the relative rank #{i : σ_i > τ·scale} with τ = 1e-9. For a discrepancy
   E = W̄ − ∏W the scale is max(‖W̄‖₂, ‖∏W‖₂), the size of the operands, never σ_1(E): otherwise rounding noise
   in an E that should be zero would look full rank.
 * ``ratio`` of a matrix is σ_min/σ_max; below :data:`SINGULARITY_THRESHOLD` a matrix is treated as singular.
@@ -31,9 +31,10 @@ __all__ = [
     "truncated_svd",
 ]
 
-#: relative threshold of the numerical rank (SPEC §8.3)
+#: relative threshold of the numerical rank
 RANK_TAU = 1e-9
-#: σ_min/σ_max below which a matrix the construction must solve with is declared singular (SPEC §6.1)
+#: σ_min/σ_max below which a matrix the construction must solve with is declared singular (a fixed ratio, ≈ 900·u in
+#: float64; the rounding floor of :func:`lora_theory.tolerance.singularity_floor` is checked as well)
 SINGULARITY_THRESHOLD = 1e-13
 
 

@@ -1,4 +1,5 @@
-"""Partitions of the frozen layers into consecutive blocks (SPEC §4).
+"""Partitions of the frozen layers into consecutive blocks (arXiv 2310.17513v3, Sec. 3.2, pp. 5–6: the ordered
+partition P and the uniform partition P^u; general partitions in Theorem 6, p. 7).
 
 A partition is given by its **block sizes** ``(|P_1|, …, |P_L̄|)``: block i holds the layers
 ``sum(sizes[:i]) .. sum(sizes[:i+1]) − 1`` (0-based) and emulates target layer i. The uniform partition has
@@ -8,11 +9,11 @@ M = ⌊L/L̄⌋ layers per block and puts the remainder L − L̄M in the last b
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from lora_theory.errors import DepthError, PartitionError
+from lora_theory.validation import check_int
 
 __all__ = ["uniform_partition", "validate_partition", "block_ranges", "compositions", "optimal_partition",
            "check_depths", "block_ranks"]
@@ -20,12 +21,11 @@ __all__ = ["uniform_partition", "validate_partition", "block_ranges", "compositi
 
 def check_depths(depth: object, target_depth: object) -> tuple[int, int]:
     """Frozen depth L ≥ 1 and target depth 1 ≤ L̄ ≤ L (the theorems need L̄ ≤ L)."""
-    for name, v in (("frozen depth L", depth), ("target depth L̄", target_depth)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-            raise DepthError(f"{name} must be an integer >= 1; got {v!r}")
+    depth = check_int(depth, "frozen depth L", minimum=1, error=DepthError)
+    target_depth = check_int(target_depth, "target depth L̄", minimum=1, error=DepthError)
     if target_depth > depth:
         raise DepthError(f"target depth L̄={target_depth} exceeds frozen depth L={depth} (the theorem needs L̄ ≤ L)")
-    return int(depth), int(target_depth)
+    return depth, target_depth
 
 
 def uniform_partition(depth: int, target_depth: int) -> tuple[int, ...]:
@@ -37,15 +37,11 @@ def uniform_partition(depth: int, target_depth: int) -> tuple[int, ...]:
 
 def validate_partition(sizes: object, depth: int, target_depth: int | None = None) -> tuple[int, ...]:
     """Block sizes must be integers ≥ 1 summing to L (and, if given, there must be L̄ of them)."""
-    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 1:
-        raise DepthError(f"frozen depth L must be an integer >= 1; got {depth!r}")
+    depth = check_int(depth, "frozen depth L", minimum=1, error=DepthError)
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
         raise PartitionError(f"partition must be a sequence of block sizes; got {sizes!r}")
-    out = []
-    for i, n in enumerate(sizes):
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise PartitionError(f"partition block {i} must have an integer size >= 1; got {n!r} in {list(sizes)}")
-        out.append(int(n))
+    out = [check_int(n, f"partition {list(sizes)}: block {i} size", minimum=1, error=PartitionError)
+           for i, n in enumerate(sizes)]
     if sum(out) != depth:
         raise PartitionError(f"partition sizes {out} sum to {sum(out)}, not to the frozen depth L={depth}")
     if target_depth is not None and len(out) != target_depth:

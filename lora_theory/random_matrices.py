@@ -1,4 +1,4 @@
-"""Seeded matrix generators whose conditioning is fixed by construction (SPEC §8.2).
+"""Seeded matrix generators whose conditioning is fixed by construction.
 
 Every function takes a local ``torch.Generator`` (never the global RNG) and builds matrices as U·diag(s)·Vᵀ with
 Haar-orthogonal U, V and *given* singular values s, so condition numbers and the singular values of discrepancies

@@ -37,6 +37,11 @@ error is larger than first-order rounding explains (wrong formula, wrong constru
 instance whose amplification was not recorded) and must be explained, never absorbed by widening this.
 
 Frobenius-norm checks use ``√D · tolerance`` (‖X‖_F ≤ √D‖X‖₂ for a D×D error X).
+
+The FNN (:func:`fnn_tolerance`), transformer (:func:`tfn_chain_tolerance`, :func:`tfn_tolerance`) and
+final-layers-tuning (:func:`tfl_certificate_tolerance`, :func:`tfl_local_match_tolerance`) models below are built
+from the same elementary cost u·D² per product or backward-stable solve; each function's docstring derives its form.
+The constructions only gather the terms (norms, depths, sizes, condition numbers) and call these functions.
 """
 
 from __future__ import annotations
@@ -45,7 +50,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["Tolerance", "chain_tolerance", "singularity_floor", "BlockErrorTerms", "fnn_tolerance", "LAPACK_TOLMUL"]
+from lora_theory.errors import DomainError
+
+__all__ = ["Tolerance", "chain_tolerance", "singularity_floor", "BlockErrorTerms", "fnn_tolerance", "LAPACK_TOLMUL",
+           "tfn_chain_tolerance", "TFNHeadTerms", "TFNBlockTerms", "tfn_tolerance", "tfl_certificate_tolerance",
+           "tfl_local_match_tolerance"]
 
 #: LAPACK dbdsqr's convergence multiplier max(10, min(100, eps^(-1/8))) for float64
 LAPACK_TOLMUL = max(10.0, min(100.0, (2.0 ** -52) ** (-1.0 / 8.0)))
@@ -132,8 +141,8 @@ def fnn_tolerance(*, unit_roundoff: float, width: int, blocks: tuple[BlockErrorT
         δ_i = chain_i·B_in + u·D²·(Σ_k B_k ∏_{j>k}‖W̃_{p_j}‖ + m·S_i + ‖W̄_i‖·B_in + ‖b̄_i‖)
 
     Errors leaving block i pass through the later blocks, each 1-Lipschitz-ReLU composition of its layers, so they
-    grow by at most Lip_{>i} = ∏_{later blocks j} max(∏_{l∈P_j}‖W̃_l‖₂, ‖W̄_j‖₂). Total: Σ_i Lip_{>i}·δ_i. Scale (for relative
-    numbers): the largest pre-activation of any block, offsets included.
+    grow by at most Lip_{>i} = ∏_{later blocks j} max(∏_{l∈P_j}‖W̃_l‖₂, ‖W̄_j‖₂). Total: Σ_i Lip_{>i}·δ_i.
+    Scale (for relative numbers): the largest pre-activation of any block, offsets included.
     """
     u, D = unit_roundoff, width
     deltas, scales = [], []
@@ -156,3 +165,212 @@ def fnn_tolerance(*, unit_roundoff: float, width: int, blocks: tuple[BlockErrorT
         terms={"u": u, "D": D, "blocks": len(blocks), "max δ_i": max(deltas),
                "max S_i": max(b.cancel_scale for b in blocks), "max B_in": max(b.input_bound for b in blocks)},
     )
+
+
+# --- transformer networks (Theorem 7) -------------------------------------------------------------------------------
+
+
+def tfn_chain_tolerance(chain: Tolerance, *, unit_roundoff: float, width: int, kind: str,
+                        target_norms: tuple[float, ...],
+                        calibration_norm: float = 1.0, calibration_kappa: float | None = None,
+                        w1_kappa: float | None = None, w1_norm: float | None = None,
+                        chain_target_norm: float | None = None) -> Tolerance:
+    """Tolerance for the residual of one two-factor chain of the Theorem 7 construction (arXiv 2310.17513v3,
+    Theorem 7, pp. 8 and 37–39): the Lemma 1 ``chain`` tolerance plus the rounding its *computed target* carries,
+    which the chain cannot remove when the discrepancy is numerically zero.
+
+    ``kind`` is ``"out"`` (target W̄_o W̄_2L), ``"QK"`` (score chain, target Cᵀ W̄_Kᵀ W̄_Q C) or ``"OV"`` (value chain,
+    target W_1⁻¹ W̄_1 W̄_O W̄_V C); ``target_norms`` are the spectral norms of the target's factors
+    ((‖W̄_o‖, ‖W̄_2L‖), (‖W̄_K‖, ‖W̄_Q‖) or (‖W̄_1‖, ‖W̄_O‖, ‖W̄_V‖)); ``calibration_norm`` = ‖C‖ and
+    ``calibration_kappa`` = κ of the frozen W_2 solved with to form C (``None`` in block 1, where C = I exactly);
+    for ``"OV"``, ``w1_kappa`` = κ(W_1), ``w1_norm`` = ‖W_1‖₂ and ``chain_target_norm`` = ‖W_1⁻¹W̄_1W̄_OW̄_V C‖₂
+    as computed.
+
+    With uD² = u·D² (one product or one backward-stable solve, module docstring):
+
+    * the calibration C = W̄_2 W_2⁻¹ is off by δC ≲ uD²·κ(W_2)·‖C‖ (a solve);
+    * output: forming W̄_o W̄_2L costs uD²·‖W̄_o‖‖W̄_2L‖;
+    * scores: three products with ‖C‖‖C‖‖W̄_K‖‖W̄_Q‖, and δC entering on either side::
+
+          uD²·3·‖C‖²·‖W̄_K‖‖W̄_Q‖ + 2·δC·‖C‖·‖W̄_K‖‖W̄_Q‖
+
+    * values: three products and δC, all seen through the solve with W_1 (‖W_1⁻¹‖ = κ(W_1)/‖W_1‖), plus the solve's
+      own backward error on the result::
+
+          ‖W_1⁻¹‖·(uD²·3·‖W̄_1‖‖W̄_O‖‖W̄_V‖·‖C‖ + ‖W̄_1‖‖W̄_O‖‖W̄_V‖·δC) + uD²·κ(W_1)·‖chain target‖
+    """
+    u, D = unit_roundoff, width
+    uD2 = u * D ** 2
+    Cn = calibration_norm
+    if kind == "out":
+        form = math.prod((uD2,) + tuple(target_norms))
+    else:
+        c_err = uD2 * calibration_kappa * Cn if calibration_kappa is not None else 0.0  # δC
+        M = math.prod(target_norms)
+        if kind == "QK":
+            form = uD2 * 3 * Cn * Cn * M + 2 * c_err * Cn * M
+        elif kind == "OV":
+            inv = w1_kappa / w1_norm  # ‖W_1⁻¹‖
+            form = inv * (uD2 * 3 * M * Cn + M * c_err) + uD2 * w1_kappa * chain_target_norm
+        else:
+            raise DomainError(f"kind must be 'out', 'QK' or 'OV'; got {kind!r}")
+    return Tolerance(chain.value + form, chain.scale, chain.formula + " + target formation",
+                     dict(chain.terms) | {"target formation": form})
+
+
+@dataclass(frozen=True)
+class TFNHeadTerms:
+    """What bounds the rounding of one attention head along one network's computed activations (:func:`tfn_tolerance`).
+
+    Token norms are the largest column norm over the N tokens; matrix norms are spectral. ``max_prob_floor`` is the
+    smallest, over query columns, of the largest softmax probability of the column; ``keys`` the number of keys N.
+    For the adapted network, ``score_chain``/``value_chain`` are the chains' tolerances and ``w1_kappa`` = κ(W_1)
+    (``None`` for the target network)."""
+
+    token_norm: float  # a = |Z|
+    key_norm: float  # |W_K Z|
+    query_norm: float  # |W_Q Z|
+    value_norm: float  # |W_V Z|
+    WK_norm: float
+    WQ_norm: float
+    WV_norm: float
+    WO_norm: float
+    score_form_norm: float  # ‖W_Kᵀ W_Q‖
+    w1o_norm: float  # ‖W_1 W_O‖
+    ov_norm: float  # ‖W_1 W_O W_V‖
+    max_prob_floor: float
+    keys: int
+    score_chain: float | None = None
+    value_chain: float | None = None
+    w1_kappa: float | None = None
+
+
+@dataclass(frozen=True)
+class TFNBlockTerms:
+    """What bounds the rounding of one transformer block along one network's computed activations.
+
+    ``carry_kappa`` = κ(W_2)·κ(W̄_2) of the carried-bias solves of the adapted network (blocks < L), else ``None``."""
+
+    heads: tuple[TFNHeadTerms, ...]
+    token_norm: float  # a: largest token norm entering the block
+    attention_norm: float  # |Attn(Z)|
+    hidden_norm: float  # |ReLU(W_1 Attn(Z) + b_1)|
+    W1_norm: float
+    W2_norm: float
+    b1_norm: float
+    b2_norm: float
+    carry_kappa: float | None = None
+
+
+def _softmax_sensitivity(head: TFNHeadTerms, u: float) -> float:
+    """s = ‖diag(p) − ppᵀ‖_{∞→1} ≤ min(2, 4(1 − max_i p_i)) per column, never below rounding (4·u·N)."""
+    sat = min(2.0, 4.0 * (1.0 - head.max_prob_floor))
+    return max(sat, 4.0 * u * head.keys)
+
+
+def _tfn_block_injection(blk: TFNBlockTerms, uD2: float, u: float) -> tuple[float, float]:
+    """(error injected by the block, its Lipschitz factor λ) for one network (see :func:`tfn_tolerance`)."""
+    a, w1, w2 = blk.token_norm, blk.W1_norm, blk.W2_norm
+    term, lam = 0.0, 0.0
+    for hd in blk.heads:
+        sat = _softmax_sensitivity(hd, u)
+        kz, qz, vz, ov = hd.key_norm, hd.query_norm, hd.value_norm, hd.ov_norm
+        score_err = uD2 * (hd.WK_norm * a * qz + hd.WQ_norm * a * kz + kz * qz)
+        value_err = uD2 * (hd.w1o_norm * hd.WV_norm * a + w1 * hd.WO_norm * vz)
+        term += sat * score_err * ov * a + value_err
+        lam += ov * (1 + sat * 2 * hd.score_form_norm * a * a)
+        if hd.score_chain is not None:
+            term += sat * hd.score_chain * a * a * ov * a + w1 * hd.value_chain * a
+            term += uD2 * hd.w1_kappa * ov * a
+    term += uD2 * (w1 * blk.attention_norm + blk.b1_norm + w2 * blk.hidden_norm + blk.b2_norm)
+    if blk.carry_kappa is not None:
+        term += uD2 * blk.carry_kappa * (w2 * blk.hidden_norm + blk.b2_norm)
+    return term, w2 * lam
+
+
+def tfn_tolerance(*, unit_roundoff: float, width: int, adapted: tuple[TFNBlockTerms, ...],
+                  target: tuple[TFNBlockTerms, ...], output_norm: float, output_chain: Tolerance,
+                  last_hidden_norm: float, output_bias_norm: float, output_kappa: float, output_scale: float,
+                  tokens: int) -> Tolerance:
+    """First-order bound on max over tokens of ‖f(X)_{:,j} − f̄(X)_{:,j}‖₂ for one input X (Theorem 7 construction,
+    arXiv 2310.17513v3, Theorem 7, p. 8), evaluated along both networks' computed activations.
+
+    * **Injected at block i** (each network; a = the largest token norm entering the block, |·| = largest token
+      norm): the scores (W_K Z)ᵀ(W_Q Z) carry u·D²·(‖W_K‖a·|W_Q Z| + ‖W_Q‖a·|W_K Z| + |W_K Z|·|W_Q Z|); column-wise
+      softmax maps a score perturbation δ (max-norm) to at most s·δ in the 1-norm of each attention column, with
+      s = ‖diag(p) − ppᵀ‖_{∞→1} ≤ min(2, 4(1 − max_i p_i)) read off the computed probabilities p (a saturated column
+      is insensitive), so the attention output moves by ≤ s·δ·‖W_1W_OW_V‖·a; the value path adds
+      u·D²·(‖W_1W_O‖‖W_V‖a + ‖W_1‖‖W_O‖·|W_V Z|), the FFN and biases
+      u·D²·(‖W_1‖·|Attn| + ‖b_1‖ + ‖W_2‖·|H| + ‖b_2‖). For the adapted network the chains' own tolerances enter the
+      same way (score chain: δ = tol·a², value chain: ‖W_1‖·tol·a), and each solve with W_1, W_2, W̄_2 or W̃_o adds
+      u·D²·κ·(the magnitude it feeds).
+    * **Carried through block j > i** by λ_j = ‖W_2‖Σ_h‖W_1W_OW_V‖(1 + 2s‖W_KᵀW_Q‖a_j²) (a perturbation δ of the
+      tokens moves the scores by ≤ 2‖W_KᵀW_Q‖aδ), the larger of the adapted and target values; then by ‖W_o‖
+      (``output_norm``, the larger of the two networks').
+    * **Output layer**: the output chain's tolerance times the last hidden norm, and the solve for the last bias,
+      u·D²·(κ(W̃_o) + 2·TOLMUL)·‖W̄_o b̄_2L‖.
+
+    Total: ‖W_o‖·Σ_i ∏_{j>i}λ_j·inject_i + out_chain·|H_L| + u·D²·(κ(W̃_o) + 2·TOLMUL)·‖W̄_o b̄_2L‖. ``output_scale``
+    (the largest output token norm) is the scale of the relative number.
+    """
+    u, D = unit_roundoff, width
+    uD2 = u * D * D
+    depth = len(adapted)
+    inject = [0.0] * depth
+    lam = [0.0] * depth
+    for blocks in (adapted, target):
+        for l, blk in enumerate(blocks):
+            term, lam_l = _tfn_block_injection(blk, uD2, u)
+            inject[l] += term
+            lam[l] = max(lam[l], lam_l)
+    total = 0.0
+    for i, r in enumerate(inject):
+        total += math.prod(lam[i + 1:]) * r
+    value = (output_norm * total + output_chain.value * last_hidden_norm
+             + uD2 * (output_kappa + 2 * LAPACK_TOLMUL) * output_bias_norm)
+    return Tolerance(value=value, scale=output_scale,
+                     formula="‖W_o‖·Σ_i ∏_{j>i}λ_j·inject_i + out_chain·h_L + u·D²·(κ(W̃_o) + 2·TOLMUL)·‖W̄_o b̄_2L‖",
+                     terms={"u": u, "D": D, "L": depth, "max inject": max(inject), "max λ": max(lam),
+                            "‖W_o‖": output_norm, "out_chain": output_chain.value, "N": tokens})
+
+
+# --- tuning final layers (Lemma 4) ----------------------------------------------------------------------------------
+
+
+def tfl_certificate_tolerance(*, unit_roundoff: float, width: int, w1_norm: float, b1_norm: float, x_norm: float,
+                              x_prime_norm: float) -> Tolerance:
+    """τ = u·D²·(‖W_1‖₂(‖x‖₂ + ‖x'‖₂) + 2‖b_1‖₂): what rounding can make of ‖h(x) − h(x')‖₂ for the
+    final-layers-tuning certificate (arXiv 2310.17513v3, Lemma 4, p. 7; :mod:`lora_theory.analysis.tfl`).
+
+    The certificate solves W_1 x = u − b_1 and W_1 x' = u' − b_1 where u, u' differ in one negative entry, so
+    h(x) = ReLU(u) = ReLU(u') = h(x') in exact arithmetic. The computed points x̂, x̂' are exact real numbers, and
+    the backward stability of the LU solve gives ‖W_1x̂ + b_1 − u‖₂ ≲ u·D²·(‖W_1‖₂‖x̂‖₂ + ‖b_1‖₂) (forming u − b_1
+    and evaluating W_1x̂ + b_1 add terms of the same form, absorbed by the D² factor). ReLU is 1-Lipschitz and
+    ReLU(u) = ReLU(u') exactly (u'_k = fl(u_k − t) is still negative; the other entries are the same floats); adding
+    the two points' bounds gives τ.
+    """
+    u, D = unit_roundoff, width
+    scale = w1_norm * (x_norm + x_prime_norm) + 2 * b1_norm
+    return Tolerance(value=u * D * D * scale, scale=scale, formula="u·D²·(‖W_1‖(‖x‖ + ‖x′‖) + 2‖b_1‖)",
+                     terms={"u": u, "D": D, "‖W_1‖": w1_norm, "‖x‖": x_norm, "‖x′‖": x_prime_norm, "‖b_1‖": b1_norm})
+
+
+def tfl_local_match_tolerance(*, unit_roundoff: float, width: int, kappa_W1: float, M_norm: float, radius: float,
+                              w1_norm: float, b1_norm: float, target_norm: float, target_bias_norm: float) -> Tolerance:
+    """Bound on ‖f_TFL(x) − f̄(x)‖₂ for ‖x‖₂ ≤ ρ = ``radius`` inside the positive region, for the closed-form
+    final-layers-tuning network M = W̄W_1⁻¹ (:class:`lora_theory.analysis.tfl.TFLLocalMatch`), first order in u::
+
+        u·D²·((κ(W_1) + 3)·‖M‖·(‖W_1‖ρ + ‖b_1‖) + 2(‖W̄‖ρ + ‖b̄‖))
+
+    — the solve for M (backward stable, amplified by κ(W_1)), the rounding of h, of the new bias and of the last
+    layer (three products of size ‖M‖(‖W_1‖ρ + ‖b_1‖)), and the evaluation of the target (two terms of size
+    ‖W̄‖ρ + ‖b̄‖). The identity layers are exact in floating point.
+    """
+    u, D, rho = unit_roundoff, width, radius
+    first = M_norm * (w1_norm * rho + b1_norm)
+    tgt = target_norm * rho + target_bias_norm
+    value = u * D * D * ((kappa_W1 + 3.0) * first + 2.0 * tgt)
+    return Tolerance(value=value, scale=max(first, tgt),
+                     formula="u·D²·((κ(W_1)+3)·‖M‖(‖W_1‖ρ + ‖b_1‖) + 2(‖W̄‖ρ + ‖b̄‖))",
+                     terms={"u": u, "D": D, "κ(W_1)": kappa_W1, "‖M‖": M_norm, "ρ": rho,
+                            "‖W_1‖": w1_norm, "‖b_1‖": b1_norm, "‖W̄‖": target_norm, "‖b̄‖": target_bias_norm})

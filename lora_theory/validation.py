@@ -97,9 +97,11 @@ def is_int(value: object) -> bool:
 
 
 def check_int(value: object, name: str, *, minimum: int | None = None, maximum: int | None = None,
-              error: type[LoRATheoryError] = DomainError) -> int:
+              error: type[LoRATheoryError] = DomainError, type_error: type[LoRATheoryError] | None = None) -> int:
     """``value`` as an ``int`` if it is an integer (not a bool, not 2.0) in ``minimum..maximum``; else ``error``
-    (default :class:`~lora_theory.errors.DomainError`) with a message naming ``name`` and the range."""
+    (default :class:`~lora_theory.errors.DomainError`) with a message naming ``name`` and the range. ``type_error``,
+    when given, is raised instead of ``error`` for a value that is not an integer at all (e.g. DTypeError for 1.5,
+    while 0 is a ShapeError)."""
     if minimum is not None and maximum is not None:
         wanted = f"an integer in {minimum}..{maximum}"
     elif minimum is not None:
@@ -109,7 +111,7 @@ def check_int(value: object, name: str, *, minimum: int | None = None, maximum: 
     else:
         wanted = "an integer"
     if not is_int(value):
-        raise error(f"{name} must be {wanted}; got {value!r} of type {type(value).__name__}")
+        raise (type_error or error)(f"{name} must be {wanted}; got {value!r} of type {type(value).__name__}")
     value = int(value)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise error(f"{name} must be {wanted}; got {value}")
@@ -118,7 +120,7 @@ def check_int(value: object, name: str, *, minimum: int | None = None, maximum: 
 
 def check_rank(rank: object, name: str, *, width: int, minimum: int = 1) -> int:
     """An integer rank in ``minimum..width`` (the theorems take R in [D])."""
-    if isinstance(rank, bool) or not isinstance(rank, numbers.Integral):
+    if not is_int(rank):
         raise RankError(f"{name} must be an integer in {minimum}..{width} (D={width}); got {rank!r} "
                         f"of type {type(rank).__name__}")
     rank = int(rank)
@@ -129,7 +131,7 @@ def check_rank(rank: object, name: str, *, width: int, minimum: int = 1) -> int:
 
 def check_layer_ranks(ranks: object, *, depth: int, width: int) -> tuple[int, ...]:
     """Per-layer ranks: an int (uniform R in 1..D) or a length-L sequence of ints in 0..D."""
-    if isinstance(ranks, numbers.Integral) and not isinstance(ranks, bool):
+    if is_int(ranks):
         r = check_rank(ranks, "rank", width=width)
         return (r,) * depth
     if not isinstance(ranks, Sequence) or isinstance(ranks, (str, bytes)):
@@ -148,7 +150,5 @@ def check_positive_float(value: object, name: str) -> float:
 
 
 def check_size(value: object, name: str, *, minimum: int = 1) -> int:
-    """An integer size (width, count) ≥ ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ShapeError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
+    """An integer size (width, count) ≥ ``minimum`` (ShapeError otherwise)."""
+    return check_int(value, name, minimum=minimum, error=ShapeError)

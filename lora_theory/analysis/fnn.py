@@ -1,18 +1,18 @@
 """Block discrepancies E_i = W̄_i − ∏_{l∈P_i} W_l of an FNN pair, and the partition search over them.
 
-Ranks are relative numerical ranks (SPEC §8.3): σ > τ·max(‖W̄_i‖₂, ‖∏_{P_i}W‖₂), with τ = RANK_TAU = 1e-9 by
-default — or, for weights stored in float32, the storage rounding (|P_i| + 1)·D·u of the block
-(:func:`lora_theory.numerics.storage_rank_tau`, the same default as :func:`construct_linear`'s), so that
+Ranks are relative numerical ranks (:func:`lora_theory.numerics.numerical_rank`): σ > τ·max(‖W̄_i‖₂, ‖∏_{P_i}W‖₂),
+with τ = RANK_TAU = 1e-9 by default — or, for weights stored in float32, the storage rounding (|P_i| + 1)·D·u of
+the block (:func:`lora_theory.numerics.storage_rank_tau`, the same default as :func:`construct_linear`'s), so that
 rounding noise does not count as rank.
 
-Also the Assumption 1 checker (:func:`check_assumption1`; claim ``assumption1``, arXiv 2310.17513 v3,
+Also the Assumption 1 checker (:func:`check_assumption1`; claim ``assumption1``, arXiv 2310.17513v3,
 Assumption 1): for a rank R,
 
 * every frozen W_l is non-singular, and
 * for every block i of the uniform partition and every r ≤ R(M − 1), ∏_{P_i}W + LR_r(E_i) is non-singular.
 
 The remainder block may have m > M layers; with ``extended=True`` the range is r ≤ R(m − 1) (what the construction
-needs if it spends rank on every layer of that block, SPEC §6.3).
+needs if it spends rank on every layer of that block).
 """
 
 from __future__ import annotations

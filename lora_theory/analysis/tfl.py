@@ -1,4 +1,5 @@
-"""Tuning final layers (TFL) versus LoRA: claim ``lemma6_tfl`` (arXiv 2310.17513 v3, Lemma 6; SPEC §6.10).
+"""Tuning final layers (TFL) versus LoRA: claim ``lemma6_tfl`` (arXiv 2310.17513v3, Lemma 4, p. 7; the paper calls it
+"final layers tuning"; its general version is Lemma 12, App. E.4, p. 32).
 
 TFL freezes layer 1 of an L-layer ReLU FNN, (W_1, b_1), and tunes every weight and bias of layers 2..L at full rank.
 Whatever it tunes, the network is f = g∘h with h(x) = ReLU(W_1x + b_1) fixed: **f depends on x only through h**.
@@ -13,10 +14,9 @@ and *every* function of h — every TFL network, whatever its layers 2..L — ta
 target differs there, f̄(x) ≠ f̄(x'), no TFL parameters give f = f̄ on any domain containing x and x'. (Moving x along
 W_1⁻¹e_k inside the region (W_1x + b_1)_k < 0 leaves h unchanged; a generic target changes along that direction.)
 
-*In floating point.* The computed points x̂, x̂' are exact real numbers, and the backward stability of the LU solve
-gives ‖W_1x̂ + b_1 − u‖₂ ≲ u·D²·(‖W_1‖₂‖x̂‖₂ + ‖b_1‖₂) (u the unit roundoff; forming u − b_1 and evaluating
-W_1x̂ + b_1 add terms of the same form, absorbed by the D² factor). ReLU is 1-Lipschitz and ReLU(u) = ReLU(u')
-exactly (u'_k = fl(u_k − t) is still negative; the other entries are the same floats), so
+*In floating point.* For the computed points x̂, x̂' the rounding bound of the one tolerance model
+(:func:`lora_theory.tolerance.tfl_certificate_tolerance`, where it is derived from the backward stability of the
+solve) gives
 
     ‖h(x̂) − h(x̂')‖₂ ≤ τ := u·D²·(‖W_1‖₂(‖x̂‖₂ + ‖x̂'‖₂) + 2‖b_1‖₂),
 
@@ -25,10 +25,11 @@ target gap ‖f̄(x̂) − f̄(x̂')‖₂ is at least ``margin``·τ (default 1
 ‖g∘h(x̂) − g∘h(x̂')‖ ≤ Λτ, so it misses f̄ by at least (gap − Λτ)/2 at one of the two points; and the exact points
 x, x' (where h agrees exactly) lie within ‖W_1⁻¹‖·τ of x̂, x̂', where the continuous target still differs.
 
-**Domain caveat** (derived, SPEC §6.10). The argument needs inputs where some first-layer unit is *negative*. On a
-region where every unit of W_1x + b_1 is positive, h(x) = W_1x + b_1 is invertible and TFL *can* match a one-layer
-target exactly: W̄x + b̄ = W̄W_1⁻¹(h − b_1) + b̄. :func:`tfl_local_match` builds that network. So a test of the claim
-must take the domain to be R^D, or a ball large enough to contain the certificate points.
+**Domain caveat** (derived here; Lemma 4 is stated for random weights without naming the domain). The argument needs
+inputs where some first-layer unit is *negative*. On a region where every unit of W_1x + b_1 is positive,
+h(x) = W_1x + b_1 is invertible and TFL *can* match a one-layer target exactly: W̄x + b̄ = W̄W_1⁻¹(h − b_1) + b̄.
+:func:`tfl_local_match` builds that network. So a test of the claim must take the domain to be R^D, or a ball large
+enough to contain the certificate points.
 
 **D = 1 is exempt.** The dead region of the single unit is a half-line; with positive probability the target is dead
 on all of it too (sign(w̄) = sign(w) and the target's kink beyond the frozen one), and then TFL matches the target on
@@ -36,54 +37,42 @@ all of R: h = 0 ⇒ f̄ = 0 = g(0), and on the live half-line h = wx + b is inve
 exactly when the target is not constant on the frozen unit's dead half-line, so for D = 1 :func:`tfl_certificate`
 may rightly return ``None``. For D ≥ 2 and continuous random weights the claim is "with probability 1".
 
-**Parameter counts** (SPEC §3.5): TFL on the last k layers tunes k(D² + D) scalars (k·D² in the paper's plots);
-LoRA on every layer needs only R = ⌈D/L⌉ for a one-layer target (claim ``corollary4`` with L̄ = 1).
+**Parameter counts** (sympy expressions in :mod:`lora_theory.formulas`): TFL on the last k layers tunes k(D² + D)
+scalars (the paper counts the weights only, (L − 1)D², p. 7); LoRA on every layer needs only R = ⌈D/L⌉ for a
+one-layer target (claim ``corollary4`` with L̄ = 1).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sympy as sp
 import torch
 
 from lora_theory import formulas as F
-from lora_theory.errors import DepthError, DomainError, DTypeError, ShapeError, SingularityError
-from lora_theory.models import ReLUFNN
+from lora_theory.errors import DepthError, DTypeError, SingularityError
+from lora_theory.models import ReLUFNN, check_fnn_pair
 from lora_theory.numerics import SINGULARITY_THRESHOLD, singular_values, spectral_norm, unit_roundoff
-from lora_theory.tolerance import Tolerance
-from lora_theory.validation import check_positive_float, check_same_dtype, check_size
+from lora_theory.tolerance import Tolerance, tfl_certificate_tolerance, tfl_local_match_tolerance
+from lora_theory.validation import check_int, check_positive_float, check_size
 
-__all__ = ["TFL_LAYERS", "TFL_PARAMETER_COUNT", "TFL_PARAMETER_COUNT_PLOT", "LORA_ONE_LAYER_THRESHOLD",
-           "tfl_parameter_count", "TFLCertificate", "tfl_certificate", "certificate_tolerance", "TFLLocalMatch",
+__all__ = ["tfl_parameter_count", "TFLCertificate", "tfl_certificate", "certificate_tolerance", "TFLLocalMatch",
            "tfl_local_match"]
-
-#: k — number of final layers TFL tunes (1 ≤ k ≤ L − 1)
-TFL_LAYERS = sp.Symbol("k", integer=True, positive=True)
-#: trainable scalars of TFL on the last k layers: full weights and biases, k(D² + D) (SPEC §3.5)
-TFL_PARAMETER_COUNT = TFL_LAYERS * (F.D ** 2 + F.D)
-#: the paper's plot convention for TFL, k·D² (weights only)
-TFL_PARAMETER_COUNT_PLOT = TFL_LAYERS * F.D ** 2
-#: LoRA rank that makes an L-layer FNN exact for a one-layer target, ⌈D/L⌉ (corollary4 with L̄ = 1)
-LORA_ONE_LAYER_THRESHOLD = sp.ceiling(F.D / F.L)
 
 
 def tfl_parameter_count(D: int, k: int) -> int:
-    """k(D² + D): the scalars TFL tunes on the last k layers of a width-D FNN (evaluated from the sympy formula)."""
-    for name, value in (("width D", D), ("tuned layers k", k)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise DomainError(f"{name} must be an integer >= 1; got {value!r}")
-    return F.evaluate_integer(TFL_PARAMETER_COUNT, {F.D: D, TFL_LAYERS: k})
+    """k(D² + D): the scalars TFL tunes on the last k layers of a width-D FNN (evaluated from
+    :data:`lora_theory.formulas.TFL_PARAMETER_COUNT`)."""
+    D, k = check_int(D, "width D", minimum=1), check_int(k, "tuned layers k", minimum=1)
+    return F.evaluate_integer(F.TFL_PARAMETER_COUNT, {F.D: D, F.TFL_LAYERS: k})
 
 
 def certificate_tolerance(W1: torch.Tensor, b1: torch.Tensor, x: torch.Tensor, x_prime: torch.Tensor) -> Tolerance:
-    """τ = u·D²·(‖W_1‖₂(‖x‖₂ + ‖x'‖₂) + 2‖b_1‖₂): what rounding can make of ‖h(x) − h(x')‖₂ (module docstring)."""
-    u, D = unit_roundoff(W1.dtype), int(W1.shape[0])
-    w, b = spectral_norm(W1), float(torch.linalg.vector_norm(b1))
-    nx, nxp = float(torch.linalg.vector_norm(x)), float(torch.linalg.vector_norm(x_prime))
-    scale = w * (nx + nxp) + 2 * b
-    return Tolerance(value=u * D * D * scale, scale=scale, formula="u·D²·(‖W_1‖(‖x‖ + ‖x′‖) + 2‖b_1‖)",
-                     terms={"u": u, "D": D, "‖W_1‖": w, "‖x‖": nx, "‖x′‖": nxp, "‖b_1‖": b})
+    """τ = u·D²·(‖W_1‖₂(‖x‖₂ + ‖x'‖₂) + 2‖b_1‖₂): what rounding can make of ‖h(x) − h(x')‖₂ (gathers the norms for
+    :func:`lora_theory.tolerance.tfl_certificate_tolerance`)."""
+    return tfl_certificate_tolerance(
+        unit_roundoff=unit_roundoff(W1.dtype), width=int(W1.shape[0]), w1_norm=spectral_norm(W1),
+        b1_norm=float(torch.linalg.vector_norm(b1)), x_norm=float(torch.linalg.vector_norm(x)),
+        x_prime_norm=float(torch.linalg.vector_norm(x_prime)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,17 +125,7 @@ class TFLCertificate:
                 f"‖x′‖ = {self.x_prime_norm:.4g}")
 
 
-def _check_pair(frozen: ReLUFNN, target: ReLUFNN) -> None:
-    if not isinstance(frozen, ReLUFNN) or not isinstance(target, ReLUFNN):
-        raise ShapeError(f"frozen and target must be ReLUFNN models; got {type(frozen).__name__} and "
-                         f"{type(target).__name__}")
-    if frozen.depth < 2:
-        raise DepthError(f"TFL freezes layer 1 and tunes layers 2..L, so it needs frozen depth L >= 2; got "
-                         f"L={frozen.depth}")
-    if target.width != frozen.width:
-        raise ShapeError(f"target width D̄={target.width} differs from frozen width D={frozen.width} (same width "
-                         "needed)")
-    check_same_dtype([("frozen.weights[0]", frozen.weights[0]), ("target.weights[0]", target.weights[0])])
+_TFL_DEPTH_REASON = "TFL freezes layer 1 and tunes layers 2..L"
 
 
 def _check_first_layer(W1: torch.Tensor) -> float:
@@ -180,7 +159,7 @@ def tfl_certificate(frozen: ReLUFNN, target: ReLUFNN, *, gen: torch.Generator, p
     difference ‖h(x) − h(x')‖₂ is computed in float64 and reported, not filtered on: :meth:`TFLCertificate.is_valid`
     checks both. Raises ShapeError/DTypeError/DepthError for a bad pair and SingularityError for a singular W_1.
     """
-    _check_pair(frozen, target)
+    check_fnn_pair(frozen, target, min_depth=2, depth_reason=_TFL_DEPTH_REASON)
     if not isinstance(gen, torch.Generator):
         raise DTypeError(f"gen must be a torch.Generator (never the global RNG); got {type(gen).__name__}")
     probes = check_size(probes, "probes")
@@ -215,8 +194,8 @@ class TFLLocalMatch:
     """The closed-form TFL network that equals a one-layer target where every first-layer unit is positive.
 
     Layers 2..L−1 are the identity with zero bias; layer L takes M = W̄W_1⁻¹ (a solve: Mᵀ = W_1⁻ᵀW̄ᵀ) and bias
-    b̄ − M b_1. (SPEC §6.10 puts M in layer 2 and the identities after it; that is the same function when
-    ``final_relu`` is set, and putting M last is also right without a final ReLU.) Where W_1x + b_1 > 0 entrywise,
+    b̄ − M b_1. (Putting M in layer 2 and the identities after it is the same function when ``final_relu`` is set;
+    putting M last is also right without a final ReLU.) Where W_1x + b_1 > 0 entrywise,
     h = W_1x + b_1, every identity layer passes h ≥ 0 through its ReLU unchanged, and layer L computes
     M(W_1x + b_1) + b̄ − M b_1 = W̄x + b̄ before the (shared) final-ReLU convention.
     """
@@ -227,34 +206,25 @@ class TFLLocalMatch:
     M_norm: float
 
     def tolerance(self, norm_bound: float) -> Tolerance:
-        """Bound on ‖f_TFL(x) − f̄(x)‖₂ for ‖x‖₂ ≤ ``norm_bound`` inside the positive region (first order in u):
-        u·D²·((κ(W_1) + 3)·‖M‖·(‖W_1‖ρ + ‖b_1‖) + 2(‖W̄‖ρ + ‖b̄‖)) — the solve for M (backward stable, amplified
-        by κ(W_1)), the rounding of h, of the new bias and of the last layer, and the evaluation of the target. The
-        identity layers are exact in floating point."""
+        """Bound on ‖f_TFL(x) − f̄(x)‖₂ for ‖x‖₂ ≤ ``norm_bound`` inside the positive region (gathers the norms for
+        :func:`lora_theory.tolerance.tfl_local_match_tolerance`, where the bound is derived)."""
         rho = check_positive_float(norm_bound, "norm_bound")
         f0 = self.model
-        u, D = unit_roundoff(f0.dtype), f0.width
-        w1, b1 = spectral_norm(f0.weights[0]), float(torch.linalg.vector_norm(f0.biases[0]))
-        wbar, bbar = spectral_norm(self.target.weights[0]), float(torch.linalg.vector_norm(self.target.biases[0]))
-        first = self.M_norm * (w1 * rho + b1)
-        tgt = wbar * rho + bbar
-        value = u * D * D * ((self.kappa_W1 + 3.0) * first + 2.0 * tgt)
-        return Tolerance(value=value, scale=max(first, tgt),
-                         formula="u·D²·((κ(W_1)+3)·‖M‖(‖W_1‖ρ + ‖b_1‖) + 2(‖W̄‖ρ + ‖b̄‖))",
-                         terms={"u": u, "D": D, "κ(W_1)": self.kappa_W1, "‖M‖": self.M_norm, "ρ": rho,
-                                "‖W_1‖": w1, "‖b_1‖": b1, "‖W̄‖": wbar, "‖b̄‖": bbar})
+        return tfl_local_match_tolerance(
+            unit_roundoff=unit_roundoff(f0.dtype), width=f0.width, kappa_W1=self.kappa_W1, M_norm=self.M_norm,
+            radius=rho, w1_norm=spectral_norm(f0.weights[0]),
+            b1_norm=float(torch.linalg.vector_norm(f0.biases[0])), target_norm=spectral_norm(self.target.weights[0]),
+            target_bias_norm=float(torch.linalg.vector_norm(self.target.biases[0])))
 
 
 def tfl_local_match(frozen: ReLUFNN, target: ReLUFNN) -> TFLLocalMatch:
     """The TFL network (layer 1 of ``frozen`` kept) that equals the one-layer ``target`` wherever every first-layer
     unit is positive — the domain caveat of the module docstring. Raises DepthError unless L ≥ 2 and L̄ = 1,
     DomainError when the two models disagree on ``final_relu``, SingularityError for a singular W_1."""
-    _check_pair(frozen, target)
+    check_fnn_pair(frozen, target, min_depth=2, depth_reason=_TFL_DEPTH_REASON,
+                   same_final_relu="TFL keeps the frozen architecture")
     if target.depth != 1:
         raise DepthError(f"the closed-form TFL match needs a one-layer target; got target depth L̄={target.depth}")
-    if frozen.final_relu != target.final_relu:
-        raise DomainError(f"frozen.final_relu={frozen.final_relu} but target.final_relu={target.final_relu}: TFL keeps "
-                          "the frozen architecture, so both must use the same convention")
     W1, b1 = frozen.weights[0], frozen.biases[0]
     kappa = _check_first_layer(W1)
     Wbar, bbar = target.weights[0], target.biases[0]

@@ -1,20 +1,17 @@
-"""Claim ``assumption1`` — arXiv 2310.17513 v3, Assumption 1 (non-singularity, uniform partition)."""
+"""Claim ``assumption1`` — arXiv 2310.17513v3, Assumption 1 (non-singularity, uniform partition, pp. 5–6)."""
 
 from __future__ import annotations
-
-import sympy as sp
 
 from lora_theory import formulas as F
 from lora_theory.claims import Claim, register
 
-r = sp.Symbol("r", integer=True, nonnegative=True)
-
 ASSUMPTION1 = register(Claim(
     id="assumption1",
-    reference="arXiv 2310.17513 v3, Assumption 1",
+    reference="arXiv 2310.17513v3, Assumption 1 (pp. 5–6)",
     statement="the checker reports σ_min/σ_max of every W_l and every ∏_(P_i)W + LR_r(E_i), r ≤ R(M−1); the FNN "
               "construction refuses (SingularityError naming block and layer) exactly when a matrix it needs fails",
     status="content believed right; exact wording not yet confirmed against the paper's PDF; the remainder block "
-           "needs r ≤ R(m−1) if rank is spent on all its m layers (SPEC §6.3)",
-    formulas={"range": sp.Le(r, F.R * (F.M_EXPR - 1))},
+           "needs r ≤ R(m−1) if rank is spent on all its m layers (derived from the construction, which then runs "
+           "Lemma 1 on a chain of m layers)",
+    formulas={"range": F.ASSUMPTION1_RANGE},
 ))

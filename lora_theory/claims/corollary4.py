@@ -1,4 +1,4 @@
-"""Claim ``corollary4`` — arXiv 2310.17513 v3, Corollary 4 (random FNNs; numbering not yet confirmed)."""
+"""Claim ``corollary4`` — arXiv 2310.17513v3, Corollary 4 (random FNNs, p. 6)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from lora_theory.claims import Claim, register
 
 COROLLARY4 = register(Claim(
     id="corollary4",
-    reference="arXiv 2310.17513 v3, Corollary 4",
+    reference="arXiv 2310.17513v3, Corollary 4 (p. 6)",
     statement="random frozen and target FNNs (continuous entries): R ≥ ⌈D/⌊L/L̄⌋⌉ makes the construction exact "
               "almost surely; below it the construction is not exact (no impossibility is claimed for FNNs)",
-    status="numbering not yet confirmed against the paper's PDF; confirmed numerically on conditioned draws",
+    status="numbering as in the v3 PDF; wording not yet confirmed against the paper's PDF; confirmed numerically "
+           "on conditioned draws",
     formulas={"threshold": F.COROLLARY4_THRESHOLD},
 ))

@@ -1,8 +1,14 @@
-import sympy as sp
+"""Claim ``eym`` — the Eckart–Young–Mirsky theorem, the textbook fact behind arXiv 2310.17513v3, Lemma 1 (p. 3)."""
+
+from __future__ import annotations
 
 from lora_theory import formulas as F
 from lora_theory.claims import Claim, register
 
-register(Claim(id="eym", reference="Eckart–Young–Mirsky (used in arXiv 2310.17513 v3, Lemma 1)",
-               statement="best rank-r approximation error is σ_{r+1} (spectral)", status="textbook",
-               formulas={"error": F.sigma(sp.Symbol("r", integer=True, nonnegative=True) + 1)}))
+EYM = register(Claim(
+    id="eym",
+    reference="Eckart–Young–Mirsky (used in arXiv 2310.17513v3, Lemma 1, p. 3)",
+    statement="best rank-r approximation error is σ_{r+1} (spectral)",
+    status="textbook",
+    formulas={"error": F.EYM_ERROR},
+))

@@ -1,4 +1,5 @@
-"""Claim ``hetero_ranks`` — per-layer ranks (derived in SPEC §6.2 from arXiv 2310.17513 v3, Lemma 1)."""
+"""Claim ``hetero_ranks`` — per-layer ranks: arXiv 2310.17513v3, Lemma 8 (App. D, p. 24), the per-layer version of
+Lemma 1."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from lora_theory.claims import Claim, register
 
 HETERO_RANKS = register(Claim(
     id="hetero_ranks",
-    reference="derived from arXiv 2310.17513 v3, Lemma 1 (SPEC §6.2)",
+    reference="arXiv 2310.17513v3, Lemma 8 (App. D, p. 24; per-layer version of Lemma 1)",
     statement="per-layer ranks R_l: optimal error σ_{ΣR_l+1}(E); exact iff Σ_l R_l ≥ rank(E) — only the total "
               "budget matters",
-    status="derived (not a statement of the paper); confirmed numerically for the linear chain",
+    status="derived from Lemma 1's construction (arXiv 2310.17513v3, p. 3), and stated by the paper as Lemma 8; "
+           "wording not yet confirmed against the paper's PDF; confirmed numerically for the linear chain",
     formulas={
         "total_rank": F.HETERO_TOTAL_RANK,
         "exact_iff": F.HETERO_EXACT,

@@ -1,4 +1,4 @@
-"""Claim ``lemma1`` — arXiv 2310.17513 v3, Lemma 1 (linear chain)."""
+"""Claim ``lemma1`` — arXiv 2310.17513v3, Lemma 1 (linear chain, p. 3; detailed version Lemma 7, App. D, p. 20)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _bind(args: ThresholdArgs) -> tuple[dict, list[str]]:
 
 LEMMA1 = register(Claim(
     id="lemma1",
-    reference="arXiv 2310.17513 v3, Lemma 1",
+    reference="arXiv 2310.17513v3, Lemma 1 (p. 3)",
     statement="linear chain: the best rank-R adapters reach error σ_{RL+1}(W̄ − ∏W) (spectral), the tail energy "
               "(Frobenius); exact iff R ≥ ⌈rank(E)/L⌉",
     status="confirmed numerically; wording (error measure, non-singularity range) not yet confirmed against the "

@@ -1,8 +1,6 @@
-"""Claim ``theorem3`` — arXiv 2310.17513 v3, Theorem 3 (ReLU FNN, uniform partition)."""
+"""Claim ``theorem3`` — arXiv 2310.17513v3, Theorem 3 (ReLU FNN, uniform partition, p. 6)."""
 
 from __future__ import annotations
-
-import sympy as sp
 
 from lora_theory import formulas as F
 from lora_theory.claims import Claim, ThresholdArgs, ThresholdSpec, register
@@ -33,8 +31,7 @@ def _bind(args: ThresholdArgs) -> tuple[dict, list[str]]:
              "optimal consecutive partition when every block has the same discrepancy rank: the uniform one "
              "(its smallest block, M layers, is the largest possible)"]
     if args.discrepancy_rank is None:
-        abstract = int(sp.ceiling(sp.Rational(D * Lbar, L)))
-        theorem = int(sp.ceiling(sp.Rational(D, M)))
+        theorem, abstract = F.threshold_gap(D, L, Lbar)
         if abstract != theorem:
             lines.append(f"note: the abstract's informal threshold D·L̄/L gives ⌈{D}·{Lbar}/{L}⌉ = {abstract} < "
                          f"{theorem}, because L̄ does not divide L (claim abstract_threshold)")
@@ -43,7 +40,7 @@ def _bind(args: ThresholdArgs) -> tuple[dict, list[str]]:
 
 THEOREM3 = register(Claim(
     id="theorem3",
-    reference="arXiv 2310.17513 v3, Theorem 3",
+    reference="arXiv 2310.17513v3, Theorem 3 (p. 6)",
     statement="ReLU FNN, uniform partition: with R ≥ ⌈max_i rank(E_i)/M⌉ (M = ⌊L/L̄⌋) LoRA adapters and updated "
               "biases make the frozen FNN equal the target on a bounded domain",
     status="construction confirmed numerically; Assumption 1 wording and the final-ReLU convention not yet "

@@ -1,31 +1,31 @@
-"""Claim ``theorem5`` — arXiv 2310.17513 v3, Theorem 5 (ReLU FNN, error below the threshold; SPEC §6.9).
+"""Claim ``theorem5`` — arXiv 2310.17513v3, Theorem 5 (ReLU FNN, error below the threshold, p. 6).
 
 The registered bounds are the provable forms: (b) ``variant`` (the printed shape with inner upper index i and final
 term √tr Σ) and (c) ``tight`` (the spectral recursion), shown for a symbolic-size example L̄ = 2
-(:func:`lora_theory.analysis.bounds.bound_expr` builds them for any L̄). The printed form (a) is its own entry,
+(:func:`lora_theory.formulas.theorem5_bound` builds them for any L̄). The printed form (a) is its own entry,
 ``theorem5_printed``, because the construction is known to exceed it on an adversarial instance.
 """
 
 from __future__ import annotations
 
 from lora_theory import formulas as F
-from lora_theory.analysis import bounds as B
 from lora_theory.claims import Claim, register
 
 THEOREM5 = register(Claim(
     id="theorem5",
-    reference="arXiv 2310.17513 v3, Theorem 5",
+    reference="arXiv 2310.17513v3, Theorem 5 (p. 6)",
     statement="ReLU FNN below the threshold (R < ⌈max_i rank(E_i)/M⌉): the construction's mean error "
               "E‖f(x) − f̄(x)‖₂ is ≤ the provable bound β_var·Σ_i max_k(‖W̄_k‖_F + ε_k)^{L̄−i}·ε_i (√tr Σ form) and "
               "≤ the tight spectral bound Σ_i ∏_{k>i}(‖W̄_k‖₂ + ε_k)·ε_i·m_{i−1} (m_0 = √tr Σ, "
               "m_i = ‖W̄_i‖₂m_{i−1} + ‖b̄_i‖₂), with ε_i = σ_{RM+1}(E_i); every bound vanishes at the threshold",
     status="shape believed right; the paper's constant β is not yet confirmed against the paper's PDF (its printed "
-           "form is the separate entry theorem5_printed); forms (b) and (c) are derived, provable variants "
-           "(SPEC §6.9), confirmed numerically for the construction (D ≤ 8, L ≤ 4, empirical measure)",
+           "form is the separate entry theorem5_printed); forms (b) and (c) are derived from the proof of Theorem 5 "
+           "(arXiv 2310.17513v3, pp. 29–31) as provable variants, confirmed numerically for the construction "
+           "(D ≤ 8, L ≤ 4, empirical measure)",
     formulas={
-        "epsilon": B.EPSILON_DEF,
-        "bound_variant_Lbar2": B.bound_expr("variant", 2),
-        "bound_tight_Lbar2": B.bound_expr("tight", 2),
+        "epsilon": F.EPSILON_DEF,
+        "bound_variant_Lbar2": F.theorem5_bound("variant", 2),
+        "bound_tight_Lbar2": F.theorem5_bound("tight", 2),
         "vanishing_threshold": F.THEOREM3_THRESHOLD,
     },
     notes="Evaluated on the empirical measure of a sample (Σ̂ = XᵀX/n), so every inequality holds deterministically "

@@ -1,25 +1,25 @@
-"""Claim ``theorem5_printed`` — arXiv 2310.17513 v3, Theorem 5, the printed bound (a) as reconstructed in SPEC
-§6.9, kept apart from ``theorem5`` because the paper's construction is known to exceed it on an adversarial
-instance (see :func:`lora_theory.analysis.bounds.theorem5_bound_printed`)."""
+"""Claim ``theorem5_printed`` — arXiv 2310.17513v3, Theorem 5 (p. 6), the printed bound (a), kept apart from
+``theorem5`` because the paper's construction is known to exceed it on an adversarial instance (see
+:func:`lora_theory.formulas.theorem5_bound_printed`)."""
 
 from __future__ import annotations
 
-from lora_theory.analysis import bounds as B
+from lora_theory import formulas as F
 from lora_theory.claims import Claim, register
 
 THEOREM5_PRINTED = register(Claim(
     id="theorem5_printed",
-    reference="arXiv 2310.17513 v3, Theorem 5 (printed constant β)",
+    reference="arXiv 2310.17513v3, Theorem 5 (printed constant β, p. 6)",
     statement="the printed bound β·Σ_i max_k(‖W̄_k‖_F + ε_k)^{L̄−i}·ε_i with "
-              "β = max_i(√‖Σ‖_F∏_{j≤i}‖W̄_j‖_F + Σ_{j≤i}∏_{k=j+1}^{i−1}‖W̄_k‖_F‖b̄_j‖₂) ∨ √‖Σ‖_F, as reconstructed "
-              "in SPEC; the construction exceeds it on the adversarial instance (D=64, W_1=−I, R=1: error ≈ 5.5 > "
+              "β = max_i(√‖Σ‖_F∏_{j≤i}‖W̄_j‖_F + Σ_{j≤i}∏_{k=j+1}^{i−1}‖W̄_k‖_F‖b̄_j‖₂) ∨ √‖Σ‖_F, as printed "
+              "(p. 6); the construction exceeds it on the adversarial instance (D=64, W_1=−I, R=1: error ≈ 5.5 > "
               "2.86); this does not refute the existential claim (a zero-output adapter does better). On typical "
               "random draws the construction stays below it",
     status="not yet confirmed against the paper's PDF (inner upper index i−1 and the √‖Σ‖_F of the final ∨ are "
            "uncertain); known to fail for the construction on the adversarial generator (the step "
            "E‖x‖ ≤ √‖Σ‖_F is false; Jensen gives √tr Σ)",
     formulas={
-        "epsilon": B.EPSILON_DEF,
-        "bound_printed_Lbar2": B.bound_expr("printed", 2),
+        "epsilon": F.EPSILON_DEF,
+        "bound_printed_Lbar2": F.theorem5_bound("printed", 2),
     },
 ))

@@ -1,4 +1,5 @@
-"""Claim ``theorem7`` — arXiv 2310.17513 v3, Theorem 7 (transformer networks, same-size target)."""
+"""Claim ``theorem7`` — arXiv 2310.17513v3, Theorem 7 (transformer networks, same-size target, p. 8; restated with
+eq. (23) on pp. 37–38)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def _bind(args: ThresholdArgs) -> tuple[dict, list[str]]:
 
 THEOREM7 = register(Claim(
     id="theorem7",
-    reference="arXiv 2310.17513 v3, Theorem 7",
+    reference="arXiv 2310.17513v3, Theorem 7 (p. 8)",
     statement="same-size TFN: rank-R adapters on W_Q, W_K, W_V, W_O (every head and block), W_2 of the last block "
               "and W_o, with updated biases, make f(X) = f̄(X) for every X ∈ R^{D×N} and every N iff-for-the-"
               "construction R ≥ max_i ⌈G_i/2⌉ (≤ ⌈D/2⌉)",

@@ -1,4 +1,5 @@
-"""Claim ``theorem7_scope`` — which matrices Theorem 7 adapts (arXiv 2310.17513 v3, Theorem 7; SPEC §3.4–3.5)."""
+"""Claim ``theorem7_scope`` — which matrices Theorem 7 adapts (arXiv 2310.17513v3, Theorem 7, p. 8; restated
+pp. 37–38)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from lora_theory.claims import Claim, register
 
 THEOREM7_SCOPE = register(Claim(
     id="theorem7_scope",
-    reference="arXiv 2310.17513 v3, Theorem 7 (adapted matrices)",
+    reference="arXiv 2310.17513v3, Theorem 7 (adapted matrices, p. 8)",
     statement="the construction adapts only W_Q, W_K, W_V, W_O of every head and block, W_2 of the last block and "
               "W_o (rank ≤ R each); W_1 (all blocks) and W_2 (earlier blocks) stay exactly frozen; trainable "
               "scalars 2RD(4HL+2) + 2DL",
-    status="the allowed set follows SPEC §3.4; exact wording not yet confirmed against the paper's PDF",
+    status="the allowed set is the one the statement of Theorem 7 lists (W_Q, W_K, W_V, W_O of every head and "
+           "block, W_2 of the last block, W_o); exact wording not yet confirmed against the paper's PDF",
     formulas={"parameter_count": F.TFN_PARAMETER_COUNT},
 ))

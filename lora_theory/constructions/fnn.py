@@ -1,4 +1,4 @@
-"""Theorem 3 construction (claim ``theorem3``, arXiv 2310.17513 v3, Theorem 3) and its relatives: general partitions
+"""Theorem 3 construction (claim ``theorem3``, arXiv 2310.17513v3, Theorem 3) and its relatives: general partitions
 (``general_partition``), the one-layer lemma (``one_layer_fnn``) and the below-threshold version of Theorem 5.
 
 Block i of the partition (frozen layers p_1 < … < p_m) emulates target layer i:
@@ -19,7 +19,7 @@ Block i of the partition (frozen layers p_1 < … < p_m) emulates target layer i
 **Why biases are never calibrated on a sample.** A bias set to "twice the most negative pre-activation seen on 256
 Gaussian inputs" (the paper's reference code) only linearises the ReLUs on that sample's neighbourhood: an input of
 larger norm, or one aligned with a row of W̃, has a more negative pre-activation, the ReLU clips it, and the block no
-longer computes W̄_i z + b̄_i — exactness fails off-sample (SPEC §6.6: MSE ≈ 0 on N(0, I) but 0.665 on 5·N(0, I)).
+longer computes W̄_i z + b̄_i — exactness fails off-sample (measured: MSE ≈ 0 on N(0, I) but 0.665 on 5·N(0, I)).
 The offsets here come from norm bounds over the whole domain instead. They grow geometrically with the block length
 and cancel only in exact arithmetic; :func:`lora_theory.tolerance.fnn_tolerance` accounts for that.
 """
@@ -112,16 +112,13 @@ def construct_fnn(frozen: ReLUFNN, target: ReLUFNN, rank: int, domain: Domain, *
     """Adapters (rank ≤ R) and biases making ``frozen`` compute ``target`` on ``domain`` (Theorem 3), or the
     block-wise best rank-RM approximation below the threshold (Theorem 5). See the module docstring.
 
-    ``partition``: block sizes (general partition); default: the uniform partition of SPEC §4. ``tau``: relative
+    ``partition``: block sizes (general partition); default: the uniform partition (Theorem 3, p. 6). ``tau``: relative
     threshold of each block's numerical rank(E_i), passed to :func:`construct_linear` (default: its default).
     Raises ShapeError/DTypeError for mismatched models, DepthError for L̄ > L, PartitionError, RankError,
     DomainError (domain width, mismatched ``final_relu``) and SingularityError naming the block and layer.
     """
-    L, Lbar = check_fnn_pair(frozen, target)
+    L, Lbar = check_fnn_pair(frozen, target, same_final_relu="the construction matches the last pre-activation")
     D = frozen.width
-    if frozen.final_relu != target.final_relu:
-        raise DomainError(f"frozen.final_relu={frozen.final_relu} but target.final_relu={target.final_relu}: the "
-                          "construction matches the last pre-activation, so both must use the same convention")
     if not isinstance(domain, Domain) or domain.width != D:
         raise DomainError(f"domain must be a Ball or Box of width D={D}; got {domain}")
     rank = check_rank(rank, "rank", width=D)

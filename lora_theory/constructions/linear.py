@@ -1,7 +1,8 @@
-"""Lemma 1 construction (claim ``lemma1``, arXiv 2310.17513 v3, Lemma 1) and per-layer ranks (``hetero_ranks``).
+"""Lemma 1 construction (claim ``lemma1``, arXiv 2310.17513v3, Lemma 1) and per-layer ranks (``hetero_ranks``).
 
 Given a frozen chain W_1..W_L, a target W̄ and ranks R_l, layer l takes the singular directions
-J_l = {Σ_{j<l}R_j + 1, …, Σ_{j≤l}R_j} of E = W̄ − W_L⋯W_1 (SPEC §6.1 recipe)::
+J_l = {Σ_{j<l}R_j + 1, …, Σ_{j≤l}R_j} of E = W̄ − W_L⋯W_1 (as in the proof of Lemma 7, the detailed Lemma 1,
+arXiv 2310.17513v3, App. D)::
 
     B_l = Suf_l⁻¹ · E V_J        (solve with Suf_l = W_L ⋯ W_{l+1})
     A_l = V_Jᵀ · Pre_l⁻¹         (solve with Pre_l = W̃_{l-1} ⋯ W̃_1, the adapted prefix)
@@ -10,9 +11,10 @@ so that T_l := Suf_l W̃_l Pre_l = T_{l-1} + E V_J V_Jᵀ and finally ∏W̃ = �
 The error is then σ_{k+1}(E) in the spectral norm and the tail energy in the Frobenius norm, which is optimal
 (claim ``lemma1``; the lower bound holds for *any* adapters, see :func:`lora_theory.formulas`).
 
-Only directions with σ_i > τ·max(‖W̄‖₂, ‖∏W‖₂) are used (numerical rank, SPEC §8.3); layers past them get the
-zero adapter. Every matrix solved with is checked first: if σ_min/σ_max < ``singular_threshold`` the construction
-raises :class:`~lora_theory.errors.SingularityError` naming the layer and the matrix — it never returns garbage.
+Only directions with σ_i > τ·max(‖W̄‖₂, ‖∏W‖₂) are used (numerical rank,
+:func:`lora_theory.numerics.numerical_rank`); layers past them get the zero adapter. Every matrix solved with is
+checked first: if σ_min/σ_max < ``singular_threshold`` the construction raises
+:class:`~lora_theory.errors.SingularityError` naming the layer and the matrix — it never returns garbage.
 Nothing is inverted explicitly and ΔW is never formed densely.
 """
 

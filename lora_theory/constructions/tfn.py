@@ -1,9 +1,9 @@
-"""Theorem 7 construction (claim ``theorem7``, arXiv 2310.17513 v3, Theorem 7): rank-R adapters on W_Q, W_K, W_V,
+"""Theorem 7 construction (claim ``theorem7``, arXiv 2310.17513v3, Theorem 7, p. 8): rank-R adapters on W_Q, W_K, W_V,
 W_O of every head and block, on W_2 of the last block and on W_o, plus bias updates, make a frozen TFN equal a
 same-size target TFN for **every** input X ∈ R^{D×N}, once R ≥ max_i ⌈G_i/2⌉ (≤ ⌈D/2⌉).
 
-Recipe (SPEC §6.12). A calibration C_i maps adapted hidden states to target ones, Z̄_{i−1} = C_i Z_{i−1}, C_1 = I.
-For block i and head h:
+Recipe (the proof of Theorem 7, arXiv 2310.17513v3, pp. 38–39, with the calibration made explicit). A calibration
+C_i maps adapted hidden states to target ones, Z̄_{i−1} = C_i Z_{i−1}, C_1 = I. For block i and head h:
 
 1. **Scores.** The two-factor chain (first W_Q, second W_Kᵀ) gets the Lemma 1 construction (L = 2) towards
    C_iᵀ W̄_Kᵀ W̄_Q C_i; the adapter of the second factor, (B, A), becomes ΔW_K = (Aᵀ, Bᵀ). Then
@@ -21,18 +21,17 @@ and matrix. W_1 (all blocks) and W_2 (blocks < L) are never adapted.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
 from lora_theory.adapters import LoRAPair
 from lora_theory.constructions.linear import LinearConstruction, checked_solve, construct_linear
-from lora_theory.errors import AssumptionViolated, ShapeError, SingularityError
-from lora_theory.models import HEAD_MATRICES, TFN, TFNBlock, column_softmax
+from lora_theory.errors import AssumptionViolated, SingularityError
+from lora_theory.models import HEAD_MATRICES, TFN, TFNBlock, check_tfn_pair, column_softmax
 from lora_theory.numerics import numerical_rank, singular_values, spectral_norm, unit_roundoff
-from lora_theory.tolerance import LAPACK_TOLMUL, Tolerance
-from lora_theory.validation import check_rank, check_same_dtype
+from lora_theory.tolerance import TFNBlockTerms, TFNHeadTerms, Tolerance, tfn_chain_tolerance, tfn_tolerance
+from lora_theory.validation import check_rank
 
 __all__ = ["TFNConstruction", "construct_tfn", "tfn_gaps"]
 
@@ -43,14 +42,16 @@ def _gap_rank(target_m: torch.Tensor, frozen_m: torch.Tensor) -> int:
 
 
 def tfn_gaps(frozen: TFN, target: TFN) -> tuple[int, ...]:
-    """G_1..G_L, G_{L+1} (claim ``tfn_gap``, SPEC §6.11), with W_{2,0} = W̄_{2,0} = I::
+    """G_1..G_L, G_{L+1} (claim ``tfn_gap``; arXiv 2310.17513v3, Theorem 7, eq. (23), p. 37), with
+    W_{2,0} = W̄_{2,0} = I::
 
         G_i = max_h rank(W̄_1i W̄_O W̄_V W̄_{2,i−1} − W_1i W_O W_V W_{2,i−1})
               ∨ max_h rank(W̄_{2,i−1}ᵀ W̄_Kᵀ W̄_Q W̄_{2,i−1} − W_{2,i−1}ᵀ W_Kᵀ W_Q W_{2,i−1}),
         G_{L+1} = rank(W̄_o W̄_2L − W_o W_2L).
 
-    The i = 1 case with W_11, W̄_11 is not yet confirmed against the paper's PDF (SPEC §6.11)."""
-    _check_pair(frozen, target)
+    For i = 1 the value term contains W_11 and W̄_11, as in the paper's eq. (23); the score term for i = 1 has no
+    W_2 factor."""
+    check_tfn_pair(frozen, target)
     D = frozen.width
     eye = torch.eye(D, dtype=frozen.dtype, device=frozen.Wo.device)
     gaps = []
@@ -65,17 +66,6 @@ def tfn_gaps(frozen: TFN, target: TFN) -> tuple[int, ...]:
         gaps.append(g)
     gaps.append(_gap_rank(target.Wo @ target.blocks[-1].W2, frozen.Wo @ frozen.blocks[-1].W2))
     return tuple(gaps)
-
-
-def _check_pair(frozen: TFN, target: TFN) -> None:
-    if not isinstance(frozen, TFN) or not isinstance(target, TFN):
-        raise ShapeError(f"frozen and target must be TFN models; got {type(frozen).__name__} and "
-                         f"{type(target).__name__}")
-    for what, a, b in (("depth L", frozen.depth, target.depth), ("width D", frozen.width, target.width),
-                       ("heads H", frozen.heads, target.heads)):
-        if a != b:
-            raise ShapeError(f"target {what}={b} differs from frozen {what}={a}: Theorem 7 needs a same-size target")
-    check_same_dtype([("frozen.Wo", frozen.Wo), ("target.Wo", target.Wo)])
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,30 +113,25 @@ class TFNConstruction:
 
     def chain_tolerance(self, key: tuple) -> Tolerance:
         """Tolerance for chain ``key``'s residual: the Lemma 1 chain tolerance plus the rounding carried by its
-        computed target (products with the calibration C, the solve with W_1), which the chain cannot remove
-        when the discrepancy is numerically zero."""
+        computed target (:func:`lora_theory.tolerance.tfn_chain_tolerance`; this method only gathers the norms)."""
         chain = self.chains[key]
-        base = chain.tolerance()
-        u = unit_roundoff(self.frozen.dtype)
-        uD2 = u * self.frozen.width ** 2
+        common = {"unit_roundoff": unit_roundoff(self.frozen.dtype), "width": self.frozen.width}
         if key == ("out",):
-            form = uD2 * spectral_norm(self.target.Wo) * spectral_norm(self.target.blocks[-1].W2)
-        else:
-            l, kind, h = key
-            tb = self.target.blocks[l]
-            Cn = spectral_norm(self.calibrations[l])
-            c_err = uD2 * self.solve_kappas.get(f"W2[{l - 1}]", 1.0) * Cn if l > 0 else 0.0  # δC
-            if kind == "QK":
-                M = spectral_norm(tb.WK[h]) * spectral_norm(tb.WQ[h])
-                form = uD2 * 3 * Cn * Cn * M + 2 * c_err * Cn * M
-            else:
-                W1 = self.frozen.blocks[l].W1
-                prod = spectral_norm(tb.W1) * spectral_norm(tb.WO[h]) * spectral_norm(tb.WV[h])
-                inv = self.solve_kappas[f"W1[{l}]"] / spectral_norm(W1)  # ‖W_1⁻¹‖
-                form = inv * (uD2 * 3 * prod * Cn + prod * c_err) + uD2 * self.solve_kappas[f"W1[{l}]"] * \
-                    spectral_norm(chain.target)
-        return Tolerance(base.value + form, base.scale, base.formula + " + target formation",
-                         dict(base.terms) | {"target formation": form})
+            return tfn_chain_tolerance(chain.tolerance(), kind="out", **common,
+                                       target_norms=(spectral_norm(self.target.Wo),
+                                                     spectral_norm(self.target.blocks[-1].W2)))
+        l, kind, h = key
+        tb = self.target.blocks[l]
+        calib = {"calibration_norm": spectral_norm(self.calibrations[l]),
+                 "calibration_kappa": self.solve_kappas[f"W2[{l - 1}]"] if l > 0 else None}
+        if kind == "QK":
+            return tfn_chain_tolerance(chain.tolerance(), kind="QK", **common, **calib,
+                                       target_norms=(spectral_norm(tb.WK[h]), spectral_norm(tb.WQ[h])))
+        return tfn_chain_tolerance(
+            chain.tolerance(), kind="OV", **common, **calib,
+            target_norms=(spectral_norm(tb.W1), spectral_norm(tb.WO[h]), spectral_norm(tb.WV[h])),
+            w1_kappa=self.solve_kappas[f"W1[{l}]"], w1_norm=spectral_norm(self.frozen.blocks[l].W1),
+            chain_target_norm=spectral_norm(chain.target))
 
     def is_exact_in_theory(self) -> bool:
         return all(c.is_exact_in_theory() for c in self.chains.values())
@@ -172,7 +157,7 @@ def _calibration(W2: torch.Tensor, W2bar: torch.Tensor, l: int):
 def construct_tfn(frozen: TFN, target: TFN, rank: int) -> TFNConstruction:
     """Theorem 7 adapters of rank ≤ R and biases making ``frozen`` equal ``target`` on every input (see module doc).
     Raises ShapeError for size mismatches, RankError, and SingularityError naming block, head and matrix."""
-    _check_pair(frozen, target)
+    check_tfn_pair(frozen, target)
     D, L, H = frozen.width, frozen.depth, frozen.heads
     R = check_rank(rank, "rank", width=D)
     C = torch.eye(D, dtype=frozen.dtype, device=frozen.Wo.device)
@@ -230,74 +215,49 @@ def _max_col(Z: torch.Tensor) -> float:
     return float(torch.linalg.vector_norm(Z, dim=-2).max()) if Z.numel() else 0.0
 
 
-def _tfn_tolerance(c: TFNConstruction, X: torch.Tensor) -> Tolerance:
-    """First-order bound on the per-token output error for input X (evaluated along the computed activations).
+def _block_terms(c: TFNConstruction, net: TFN, X: torch.Tensor, adapted: bool) -> tuple[TFNBlockTerms, ...]:
+    """The norms :func:`lora_theory.tolerance.tfn_tolerance` needs, along ``net``'s computed activations for X."""
+    blocks = []
+    for l, (blk, Z) in enumerate(zip(net.blocks, net.hidden_states(X))):
+        attn = net.attention(l, Z)
+        heads = []
+        for h in range(net.heads):
+            K, Q, V, O = blk.WK[h], blk.WQ[h], blk.WV[h], blk.WO[h]
+            KZ, QZ, VZ = K @ Z, Q @ Z, V @ Z
+            probs = column_softmax(KZ.transpose(-1, -2) @ QZ)
+            heads.append(TFNHeadTerms(
+                token_norm=_max_col(Z), key_norm=_max_col(KZ), query_norm=_max_col(QZ), value_norm=_max_col(VZ),
+                WK_norm=spectral_norm(K), WQ_norm=spectral_norm(Q), WV_norm=spectral_norm(V), WO_norm=spectral_norm(O),
+                score_form_norm=spectral_norm(K.T @ Q), w1o_norm=spectral_norm(blk.W1 @ O),
+                ov_norm=spectral_norm(blk.W1 @ O @ V), max_prob_floor=float(probs.max(dim=-2).values.min()),
+                keys=probs.shape[-2],
+                score_chain=c.chains[(l, "QK", h)].tolerance().value if adapted else None,
+                value_chain=c.chains[(l, "OV", h)].tolerance().value if adapted else None,
+                w1_kappa=c.solve_kappas[f"W1[{l}]"] if adapted else None))
+        carry = (c.solve_kappas[f"W2[{l}]"] * c.solve_kappas[f"W2bar[{l}]"]
+                 if adapted and l < c.frozen.depth - 1 else None)
+        blocks.append(TFNBlockTerms(
+            heads=tuple(heads), token_norm=_max_col(Z), attention_norm=_max_col(attn),
+            hidden_norm=_max_col(torch.relu(blk.W1 @ attn + blk.b1[:, None])), W1_norm=spectral_norm(blk.W1),
+            W2_norm=spectral_norm(blk.W2), b1_norm=float(torch.linalg.vector_norm(blk.b1)),
+            b2_norm=float(torch.linalg.vector_norm(blk.b2)), carry_kappa=carry))
+    return tuple(blocks)
 
-    * **Injected at block i** (each network, along its computed activations; a = max token norm entering the block):
-      the scores (W_K Z)ᵀ(W_Q Z) carry u·D²·(‖W_K‖a·|W_Q Z| + ‖W_Q‖a·|W_K Z| + |W_K Z|·|W_Q Z|) (|·| = max token
-      norm); column-wise softmax maps a score perturbation δ (max-norm) to at most s·δ in the 1-norm
-      of each attention column, with s = ‖diag(p) − ppᵀ‖_{∞→1} ≤ min(2, 4(1 − max_i p_i)) read off the computed
-      probabilities p (a saturated column is insensitive), so the attention output moves by ≤ s·δ·‖W_1W_OW_V‖·a; the value path adds
-      u·D²·(‖W_1W_O‖‖W_V‖a + ‖W_1‖‖W_O‖·|W_V Z|), the FFN and biases u·D²·(‖W_1‖·attn + ‖b_1‖ + ‖W_2‖·h + ‖b_2‖). For the adapted network the
-      chains' own tolerances enter the same way (score chain: δ = tol·a², value chain: ‖W_1‖·tol·a), and each solve
-      with W_1, W_2, W̄_2 or W̃_o adds u·D²·κ·(the magnitude it feeds).
-    * **Carried through block j > i** by λ_j = ‖W_2‖Σ_h‖W_1W_OW_V‖(1 + 2s‖W_KᵀW_Q‖a_j²) (a perturbation δ of the
-      tokens moves the scores by ≤ 2‖W_KᵀW_Q‖aδ), the larger of the adapted and target values; then by ‖W_o‖.
-    """
-    u = unit_roundoff(c.frozen.dtype)
-    D = c.frozen.width
-    uD2 = u * D * D
-    nets = {"adapted": c.adapted(), "target": c.target}
-    inject = [0.0] * c.frozen.depth
-    lam = [0.0] * c.frozen.depth
-    scale = 0.0
-    for key, net in nets.items():
-        Zs = net.hidden_states(X)
-        for l, blk in enumerate(net.blocks):
-            a = _max_col(Zs[l])
-            attn = _max_col(net.attention(l, Zs[l]))
-            hid = _max_col(torch.relu(blk.W1 @ net.attention(l, Zs[l]) + blk.b1[:, None]))
-            w1, w2 = spectral_norm(blk.W1), spectral_norm(blk.W2)
-            term, lam_l = 0.0, 0.0
-            Z = Zs[l]
-            for h in range(net.heads):
-                K, Q, V, O = blk.WK[h], blk.WQ[h], blk.WV[h], blk.WO[h]
-                KZ, QZ, VZ = K @ Z, Q @ Z, V @ Z
-                kz, qz, vz = _max_col(KZ), _max_col(QZ), _max_col(VZ)
-                mk = spectral_norm(K.T @ Q)  # the bilinear form of the scores
-                w1o = spectral_norm(blk.W1 @ O)
-                ov = spectral_norm(blk.W1 @ O @ V)
-                probs = column_softmax(KZ.transpose(-1, -2) @ QZ)
-                sat = min(2.0, 4.0 * (1.0 - float(probs.max(dim=-2).values.min())))  # ‖J_softmax‖_{∞→1}, per column
-                sat = max(sat, 4.0 * u * probs.shape[-2])  # never below rounding
-                score_err = uD2 * (spectral_norm(K) * a * qz + spectral_norm(Q) * a * kz + kz * qz)
-                value_err = uD2 * (w1o * spectral_norm(V) * a + w1 * spectral_norm(O) * vz)
-                term += sat * score_err * ov * a + value_err
-                lam_l += ov * (1 + sat * 2 * mk * a * a)
-                if key == "adapted":
-                    qk_tol, ov_tol = c.chains[(l, "QK", h)].tolerance(), c.chains[(l, "OV", h)].tolerance()
-                    term += sat * qk_tol.value * a * a * ov * a + w1 * ov_tol.value * a
-                    term += uD2 * c.solve_kappas[f"W1[{l}]"] * ov * a
-            term += uD2 * (w1 * attn + float(torch.linalg.vector_norm(blk.b1)) + w2 * hid
-                           + float(torch.linalg.vector_norm(blk.b2)))
-            if key == "adapted" and l < c.frozen.depth - 1:
-                kap = c.solve_kappas[f"W2[{l}]"] * c.solve_kappas[f"W2bar[{l}]"]
-                term += uD2 * kap * (w2 * hid + float(torch.linalg.vector_norm(blk.b2)))
-            inject[l] += term
-            lam[l] = max(lam[l], w2 * lam_l)
-            scale = max(scale, a, attn, hid)
-    wo = max(spectral_norm(nets["adapted"].Wo), spectral_norm(c.target.Wo))
-    total = 0.0
-    for i, r in enumerate(inject):
-        total += math.prod(lam[i + 1:]) * r
-    out_chain = c.chains[("out",)].tolerance()
-    hid_L = _max_col(torch.relu(c.target.blocks[-1].W1 @ c.target.attention(c.target.depth - 1,
-                                                                               c.target.hidden_states(X)[-2])
-                                + c.target.blocks[-1].b1[:, None]))
-    b_out = float(torch.linalg.vector_norm(c.target.Wo @ c.target.blocks[-1].b2))
-    value = wo * total + out_chain.value * hid_L + uD2 * (c.solve_kappas["Wo_tilde"] + 2 * LAPACK_TOLMUL) * b_out
-    out_scale = max(_max_col(c.target(X)), wo * scale)
-    return Tolerance(value=value, scale=out_scale,
-                     formula="‖W_o‖·Σ_i ∏_{j>i}λ_j·inject_i + out_chain·h_L + u·D²·(κ(W̃_o) + 2·TOLMUL)·‖W̄_o b̄_2L‖",
-                     terms={"u": u, "D": D, "L": c.frozen.depth, "max inject": max(inject), "max λ": max(lam),
-                            "‖W_o‖": wo, "out_chain": out_chain.value, "N": X.shape[-1]})
+
+def _tfn_tolerance(c: TFNConstruction, X: torch.Tensor) -> Tolerance:
+    """Gather the norms along both networks' computed activations for X and evaluate the transformer tolerance model
+    (:func:`lora_theory.tolerance.tfn_tolerance`, where the bound is derived)."""
+    adapted_net = c.adapted()
+    adapted = _block_terms(c, adapted_net, X, adapted=True)
+    target = _block_terms(c, c.target, X, adapted=False)
+    wo = max(spectral_norm(adapted_net.Wo), spectral_norm(c.target.Wo))
+    tlast = c.target.blocks[-1]
+    hid_L = _max_col(torch.relu(tlast.W1 @ c.target.attention(c.target.depth - 1, c.target.hidden_states(X)[-2])
+                                + tlast.b1[:, None]))
+    scale = max(max(b.token_norm, b.attention_norm, b.hidden_norm) for b in adapted + target)
+    return tfn_tolerance(
+        unit_roundoff=unit_roundoff(c.frozen.dtype), width=c.frozen.width, adapted=adapted, target=target,
+        output_norm=wo, output_chain=c.chains[("out",)].tolerance(), last_hidden_norm=hid_L,
+        output_bias_norm=float(torch.linalg.vector_norm(c.target.Wo @ tlast.b2)),
+        output_kappa=c.solve_kappas["Wo_tilde"], output_scale=max(_max_col(c.target(X)), wo * scale),
+        tokens=X.shape[-1])

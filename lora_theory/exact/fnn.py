@@ -1,5 +1,5 @@
-"""Exact rational certificate for the Theorem 3 construction on a box (claim ``theorem3``, arXiv 2310.17513 v3,
-Theorem 3).
+"""Exact rational certificate for the Theorem 3 construction on a box (claim ``theorem3``, arXiv 2310.17513v3,
+Theorem 3, p. 6).
 
 The float construction (:mod:`lora_theory.constructions.fnn`) can only be checked up to a tolerance, because its
 linearising offsets grow geometrically and cancel only in exact arithmetic. Here the same construction is carried out
@@ -7,12 +7,13 @@ in sympy ``Rational`` arithmetic on the box 𝒳 = [−β, β]^D (β rational), 
 
 Block i (frozen layers p_1 < … < p_m) emulates target layer i:
 
-1. **Weights.** :func:`lora_theory.exact.linear.certify_linear` on the chain (W_{p_1}, …, W_{p_m}) with target W̄_i — rank R
-   on the first M = ⌊L/L̄⌋ layers of the block for the uniform partition (as Theorem 3 states it and as
+1. **Weights.** :func:`lora_theory.exact.linear.certify_linear` on the chain (W_{p_1}, …, W_{p_m}) with target
+   W̄_i — rank R on the first M = ⌊L/L̄⌋ layers of the block for the uniform partition (as Theorem 3 states it and as
    :func:`~lora_theory.constructions.fnn.construct_fnn` does; ``use_remainder_layers=True`` spends R on all of them),
    on every layer of a given partition — and W̃ = W + BA exactly.
-2. **Linearising offsets, ∞-norm version** (so that everything stays rational; the ℓ₂ version of SPEC §6.6 would
-   need square roots): B_0 = B (a bound on ‖z‖_∞ over everything that can enter the block), for k < m ::
+2. **Linearising offsets, ∞-norm version** (so that everything stays rational; the ℓ₂ version of
+   :mod:`lora_theory.constructions.fnn` would need square roots): B_0 = B (a bound on ‖z‖_∞ over everything that
+   can enter the block), for k < m ::
 
        c_k = ‖W̃_{p_k}‖_∞ · B_{k−1},   b̂_{p_k} = c_k·1,   B_k = ‖W̃_{p_k}‖_∞ · B_{k−1} + c_k
 
@@ -53,11 +54,17 @@ from lora_theory.errors import (
     ShapeError,
     SingularityError,
 )
-from lora_theory.exact.linear import as_rational_matrix, certify_linear
-from lora_theory.exact.linear import as_rational_vector as _as_rational_vector
-from lora_theory.exact.linear import exact_rational as _exact
+from lora_theory.exact._rational import (
+    as_rational_matrix,
+    as_rational_vector,
+    exact_rational,
+    integer_matrix,
+    rational_product,
+    unimodular,
+)
+from lora_theory.exact.linear import certify_linear
 from lora_theory.partition import block_ranges, block_ranks, check_depths, uniform_partition, validate_partition
-from lora_theory.validation import check_rank
+from lora_theory.validation import check_int, check_rank
 
 __all__ = ["FNNCertificate", "FNNInstance", "certify_fnn_box", "build_integer_fnn_instance",
            "certify_theorem3_example"]
@@ -168,7 +175,7 @@ def _as_halfwidth(beta: object) -> sp.Rational:
     if isinstance(beta, bool) or not isinstance(beta, (numbers.Rational, sp.Rational)):
         raise DTypeError(f"box_halfwidth must be an integer or rational (int, Fraction, sympy Rational) so that the "
                          f"certificate stays exact; got {beta!r} of type {type(beta).__name__}")
-    beta = _exact(beta, "box_halfwidth")
+    beta = exact_rational(beta, "box_halfwidth")
     if not beta > 0:
         raise DomainError(f"box_halfwidth must be > 0 (the domain is the box [-β, β]^D); got {beta}")
     return beta
@@ -188,7 +195,7 @@ def _as_biases(vecs: object, name: str, count: int, weights_name: str, width: in
                          f"got {type(vecs).__name__}")
     if len(vecs) != count:
         raise ShapeError(f"{name} has {len(vecs)} vectors but {weights_name} has {count} layers (one bias per layer)")
-    return [_as_rational_vector(b, f"{name}[{i}]", width) for i, b in enumerate(vecs)]
+    return [as_rational_vector(b, f"{name}[{i}]", width) for i, b in enumerate(vecs)]
 
 
 # ------------------------------------------------------------------------------------------- construction helpers
@@ -199,15 +206,8 @@ def _inf_norm(M: sp.Matrix) -> sp.Rational:
     return max(sum((abs(M[r, c]) for c in range(M.cols)), sp.Integer(0)) for r in range(M.rows))
 
 
-def _product(mats: Sequence[sp.Matrix], width: int) -> sp.Matrix:
-    out = sp.eye(width)
-    for M in mats:
-        out = M * out
-    return out
-
-
 def _block_offsets(tildes: Sequence[sp.Matrix], input_bound: sp.Rational) -> list[sp.Rational]:
-    """The domain-safe linearising offsets c_1..c_{m−1} of one block (∞-norm version of SPEC §6.6 step 2).
+    """The domain-safe linearising offsets c_1..c_{m−1} of one block (step 2 of the module docstring).
 
     ``tildes``: the adapted layers W̃_{p_1}, …, W̃_{p_m} of the block; ``input_bound``: B_0 ≥ ‖z‖_∞ at its input.
     (A module-level function so that tests can swap in a mutant rule and see the certificate fail.)
@@ -222,7 +222,8 @@ def _block_offsets(tildes: Sequence[sp.Matrix], input_bound: sp.Rational) -> lis
 
 
 def _last_bias(target_bias: sp.Matrix, last_tilde: sp.Matrix, carried: sp.Matrix) -> sp.Matrix:
-    """b̂_{p_m} = b̄_i − W̃_{p_m} a_{m−1}: cancels the offsets carried through the block (SPEC §6.6 step 3)."""
+    """b̂_{p_m} = b̄_i − W̃_{p_m} a_{m−1}: cancels the offsets carried through the block (step 3 of the module
+    docstring)."""
     return target_bias - last_tilde * carried
 
 
@@ -356,7 +357,7 @@ def certify_fnn_box(frozen_weights: Sequence[object], frozen_biases: Sequence[ob
 
         # linearising offsets and the last bias (the construction)
         input_bounds.append(bound)
-        cs = [_exact(c, f"offset of block {i + 1}") for c in _block_offsets(tildes, bound)]
+        cs = [exact_rational(c, f"offset of block {i + 1}") for c in _block_offsets(tildes, bound)]
         if len(cs) != m - 1:
             raise AssertionError(f"offset rule returned {len(cs)} offsets for a block of {m} layers")
         carried = sp.zeros(D, 1)  # a_k
@@ -420,37 +421,30 @@ def build_integer_fnn_instance(width: int, depth: int, target_depth: int, block_
     """An integer FNN instance for the uniform partition of ``depth`` layers into ``target_depth`` blocks.
 
     Frozen layers have det = 1 by construction (unit lower × unit upper triangular, off-diagonal entries in
-    [−entry_bound, entry_bound], as :func:`lora_theory.exact.linear.build_integer_instance`); frozen and target biases have
+    [−entry_bound, entry_bound], as :func:`lora_theory.exact.linear.build_integer_linear_instance`); frozen and
+    target biases have
     entries in [−2, 2]; target layer i is W̄_i = ∏_{P_i} W + X_i Y_iᵀ with X_i, Y_i: (D, block_ranks[i]) integer
     (rank(E_i) may come out lower than block_ranks[i]: compute it, don't assume). Uses ``random.Random(seed)`` only.
     """
-    for name, v in (("width", width), ("entry_bound", entry_bound)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-            raise ShapeError(f"{name} must be an integer >= 1; got {v!r}")
+    D = check_int(width, "width", minimum=1, error=ShapeError)
+    entry_bound = check_int(entry_bound, "entry_bound", minimum=1, error=ShapeError)
     L, Lbar = check_depths(depth, target_depth)
     if isinstance(block_ranks, (str, bytes)) or not isinstance(block_ranks, Sequence) or len(block_ranks) != Lbar:
         raise RankError(f"block_ranks must be a sequence of one rank per target layer (L̄={Lbar}); "
                         f"got {block_ranks!r}")
-    ks = [check_rank(k, f"block_ranks[{i}]", width=width, minimum=0) for i, k in enumerate(block_ranks)]
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise DTypeError(f"seed must be an integer; got {seed!r}")
-    rng = random.Random(int(seed))
-    D = int(width)
+    ks = [check_rank(k, f"block_ranks[{i}]", width=D, minimum=0) for i, k in enumerate(block_ranks)]
+    rng = random.Random(check_int(seed, "seed", error=DTypeError))
 
     def draw(bound: int = entry_bound) -> int:
         return rng.randint(-bound, bound)
 
-    Ws = []
-    for _ in range(L):
-        Lo = sp.Matrix(D, D, lambda r, c: 1 if r == c else (draw() if r > c else 0))
-        Up = sp.Matrix(D, D, lambda r, c: 1 if r == c else (draw() if r < c else 0))
-        Ws.append(Lo * Up)
+    Ws = [unimodular(D, draw) for _ in range(L)]
     bs = [sp.Matrix(D, 1, lambda r, c: draw(2)) for _ in range(L)]
     Wbars, bbars = [], []
     for layers, k in zip(block_ranges(uniform_partition(L, Lbar)), ks):
-        X = sp.Matrix(D, k, lambda r, c: draw())
-        Y = sp.Matrix(D, k, lambda r, c: draw())
-        Wbars.append(_product([Ws[l] for l in layers], D) + X * Y.T)
+        X = integer_matrix(D, k, draw)
+        Y = integer_matrix(D, k, draw)
+        Wbars.append(rational_product([Ws[l] for l in layers], D) + X * Y.T)
         bbars.append(sp.Matrix(D, 1, lambda r, c: draw(2)))
     return FNNInstance(Ws, bs, Wbars, bbars)
 
@@ -467,7 +461,7 @@ def certify_theorem3_example(seed: int, width: int, depth: int, target_depth: in
     ks = [rng.randint(0, width) for _ in range(Lbar)]
     inst = build_integer_fnn_instance(width, L, Lbar, ks, seed)
     M = L // Lbar
-    rank_E = [(Wbar - _product([inst.frozen_weights[l] for l in layers], width)).rank()
+    rank_E = [(Wbar - rational_product([inst.frozen_weights[l] for l in layers], width)).rank()
               for Wbar, layers in zip(inst.target_weights, block_ranges(uniform_partition(L, Lbar)))]
     R = max(1, math.ceil(max(rank_E) / M))
     return certify_fnn_box(*inst, R, box_halfwidth, final_relu=final_relu)

@@ -1,4 +1,4 @@
-"""Exact rational certificates for the Lemma 1 construction (claim ``lemma1``, arXiv 2310.17513 v3, Lemma 1).
+"""Exact rational certificates for the Lemma 1 construction (claim ``lemma1``, arXiv 2310.17513v3, Lemma 1, p. 3).
 
 For small integer/rational instances the construction is carried out in sympy ``Rational`` arithmetic, so the
 conclusion is checked with *equality*, not a tolerance: ∏(W_l + B_l A_l) == W̄ and rank(B_l A_l) ≤ R_l exactly.
@@ -15,78 +15,25 @@ so the residual ∏W̃ − W̄ = −C_{>m} F_{>m} has rank exactly rank(E) − m
 from __future__ import annotations
 
 import random
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 
 import sympy as sp
 
-from lora_theory.errors import DepthError, DTypeError, ShapeError, SingularityError
+from lora_theory.errors import DepthError, ShapeError
+from lora_theory.exact._rational import (
+    as_rational_matrix,
+    as_rational_vector,
+    exact_rational,
+    integer_matrix,
+    rational_product,
+    require_nonsingular,
+    unimodular,
+)
 from lora_theory.validation import check_layer_ranks
 
 __all__ = ["LinearCertificate", "as_rational_matrix", "as_rational_vector", "exact_rational", "certify_linear",
-           "build_integer_instance"]
-
-
-def _flatten(x: object) -> list:
-    if isinstance(x, (list, tuple)):
-        return [v for item in x for v in _flatten(item)]
-    return [x]
-
-
-def exact_rational(v: object, name: str) -> sp.Rational:
-    """One entry as a sympy Rational; booleans and floats are DTypeErrors naming ``name`` (floats are not exact)."""
-    if isinstance(v, bool):
-        raise DTypeError(f"{name} has the boolean entry {v!r}: exact certificates need integer or rational entries")
-    if isinstance(v, Fraction):
-        return sp.Rational(v.numerator, v.denominator)
-    try:
-        v = sp.sympify(v)
-    except sp.SympifyError:
-        raise DTypeError(f"{name} has the entry {v!r}: exact certificates need integer or rational entries") from None
-    if not getattr(v, "is_Rational", False):
-        raise DTypeError(f"{name} has the entry {v!r}: exact certificates need integer or rational entries "
-                         "(floats are not exact)")
-    return v
-
-
-def as_rational_vector(x: object, name: str, width: int) -> sp.Matrix:
-    """A (D, 1) sympy column of Rationals from a flat sequence or a (D, 1)/(1, D) sympy Matrix."""
-    if isinstance(x, (str, bytes)):
-        raise ShapeError(f"{name} must be a vector of D={width} integers/rationals; got a string")
-    if isinstance(x, Sequence) and not any(isinstance(e, (Sequence, sp.MatrixBase)) for e in x):
-        # a flat list/tuple: check the entries first (sympy would turn a bool into a deprecation error)
-        if len(x) != width:
-            raise ShapeError(f"{name} must be a vector of D={width} entries; got {len(x)}")
-        return sp.Matrix(width, 1, [exact_rational(e, name) for e in x])
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            v = sp.Matrix(x)
-    except Exception as exc:  # sympy raises many types for unreadable input; report one typed error
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ShapeError(f"{name} cannot be read as a vector of D={width} integers/rationals: {first}") from None
-    if v.shape not in ((width, 1), (1, width)):
-        raise ShapeError(f"{name} must be a vector of D={width} entries; got shape {v.shape}")
-    return sp.Matrix(width, 1, [exact_rational(e, name) for e in v])
-
-
-def as_rational_matrix(x: object, name: str) -> sp.Matrix:
-    """A square sympy Matrix of Rationals from nested lists / a sympy Matrix of ints, Fractions or Rationals."""
-    if any(isinstance(v, bool) for v in _flatten(x)):
-        raise DTypeError(f"{name} has a boolean entry: exact certificates need integer or rational entries")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # sympy deprecation warnings on ragged/nested input mean "not a matrix"
-            M = sp.Matrix(x)
-    except Exception as exc:  # sympy raises many types for unreadable input; report one typed error
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ShapeError(f"{name} cannot be read as a (D, D) matrix of integers/rationals: {first}") from None
-    if M.rows != M.cols or M.rows == 0:
-        raise ShapeError(f"{name} must be a non-empty square (D, D) matrix; got shape {M.shape}")
-
-    return M.applyfunc(lambda v: exact_rational(v, name))
+           "build_integer_linear_instance"]
 
 
 @dataclass(frozen=True)
@@ -113,13 +60,6 @@ class LinearCertificate:
                 f"rank(residual)={self.residual_rank} rank(ΔW_l)={list(self.delta_ranks)}")
 
 
-def _product(mats: Sequence[sp.Matrix], D: int) -> sp.Matrix:
-    out = sp.eye(D)
-    for M in mats:
-        out = M * out
-    return out
-
-
 def certify_linear(weights: Sequence[object], target: object, rank: int | Sequence[int]) -> LinearCertificate:
     """Run the Lemma 1 construction in rational arithmetic and report exact equality and exact ranks."""
     if not isinstance(weights, Sequence) or len(weights) == 0:
@@ -134,7 +74,7 @@ def certify_linear(weights: Sequence[object], target: object, rank: int | Sequen
         raise ShapeError(f"target has shape {Wbar.shape} but the chain has width D={D}")
     ranks = check_layer_ranks(rank, depth=L, width=D)
 
-    E = Wbar - _product(Ws, D)
+    E = Wbar - rational_product(Ws, D)
     rref, pivots = E.rref()
     k = len(pivots)
     C = E.extract(list(range(D)), list(pivots))  # D × k
@@ -151,14 +91,11 @@ def certify_linear(weights: Sequence[object], target: object, rank: int | Sequen
             pre = Ws[l] * pre
             continue
         J = list(range(lo, hi))
-        suf = _product(Ws[l + 1:], D)
-        if suf.det() == 0:
-            raise SingularityError(f"suffix product after layer {l + 1} is exactly singular (det = 0); "
-                                   f"needed for B_{l + 1}", where=f"suffix after W_{l + 1}", ratio=0.0)
-        if pre.det() == 0:
-            raise SingularityError(f"adapted prefix before layer {l + 1} is exactly singular (det = 0): "
-                                   f"∏W + C_{{≤{lo}}}F_{{≤{lo}}} is singular; needed for A_{l + 1}",
-                                   where=f"adapted prefix before W_{l + 1}", ratio=0.0)
+        suf = rational_product(Ws[l + 1:], D)
+        require_nonsingular(suf, f"suffix product after layer {l + 1}", f"B_{l + 1}", claim="Lemma 1",
+                            where=f"suffix after W_{l + 1}")
+        require_nonsingular(pre, f"adapted prefix before layer {l + 1} (∏W + C_{{≤{lo}}}F_{{≤{lo}}})",
+                            f"A_{l + 1}", claim="Lemma 1", where=f"adapted prefix before W_{l + 1}")
         B = suf.LUsolve(C.extract(list(range(D)), J))
         A = pre.T.LUsolve(F.extract(J, list(range(D))).T).T
         adapters.append((B, A))
@@ -171,8 +108,8 @@ def certify_linear(weights: Sequence[object], target: object, rank: int | Sequen
         adapters=tuple(adapters))
 
 
-def build_integer_instance(width: int, depth: int, discrepancy_rank: int, seed: int,
-                           entry_bound: int = 2) -> tuple[list[sp.Matrix], sp.Matrix]:
+def build_integer_linear_instance(width: int, depth: int, discrepancy_rank: int, seed: int,
+                                  entry_bound: int = 2) -> tuple[list[sp.Matrix], sp.Matrix]:
     """Integer frozen layers with det = 1 by construction (unit lower × unit upper triangular) and an integer target
     ∏W + X Yᵀ with X, Y of ``discrepancy_rank`` columns (rank(E) may come out lower: compute it, don't assume)."""
     rng = random.Random(seed)
@@ -181,11 +118,7 @@ def build_integer_instance(width: int, depth: int, discrepancy_rank: int, seed: 
     def draw() -> int:
         return rng.randint(-entry_bound, entry_bound)
 
-    Ws = []
-    for _ in range(depth):
-        Lo = sp.Matrix(D, D, lambda r, c: 1 if r == c else (draw() if r > c else 0))
-        Up = sp.Matrix(D, D, lambda r, c: 1 if r == c else (draw() if r < c else 0))
-        Ws.append(Lo * Up)
-    X = sp.Matrix(D, discrepancy_rank, lambda r, c: draw())
-    Y = sp.Matrix(D, discrepancy_rank, lambda r, c: draw())
-    return Ws, _product(Ws, D) + X * Y.T
+    Ws = [unimodular(D, draw) for _ in range(depth)]
+    X = integer_matrix(D, discrepancy_rank, draw)
+    Y = integer_matrix(D, discrepancy_rank, draw)
+    return Ws, rational_product(Ws, D) + X * Y.T

@@ -1,9 +1,10 @@
-"""Exact rational certificate for the Theorem 7 construction (claims ``theorem7`` and ``tfn_gap``, arXiv 2310.17513
-v3, Theorem 7) on small integer TFNs.
+"""Exact rational certificate for the Theorem 7 construction (claims ``theorem7`` and ``tfn_gap``, arXiv 2310.17513v3,
+Theorem 7, p. 8) on small integer TFNs.
 
 The float construction (:func:`lora_theory.constructions.tfn.construct_tfn`) can only be checked up to a tolerance.
-Here the same recipe (SPEC §6.12) is carried out in sympy ``Rational`` arithmetic, with
-:func:`lora_theory.exact.linear.certify_linear` (Lemma 1, L = 2, no SVD) for every two-factor chain:
+Here the same recipe (the proof of Theorem 7, pp. 38–39, with an explicit calibration) is carried out in sympy
+``Rational`` arithmetic, with :func:`lora_theory.exact.linear.certify_linear` (Lemma 1, L = 2, no SVD) for every
+two-factor chain:
 
 * block i, head h — **score chain** (first W_Q, second W_Kᵀ) towards C_iᵀ W̄_Kᵀ W̄_Q C_i; the adapter (B, A) of the
   second factor becomes ΔW_K = (BA)ᵀ, i.e. the pair (Aᵀ, Bᵀ);
@@ -36,7 +37,7 @@ states H_i = H̄_i are equal (ReLU is applied to equal matrices). Then Z̄_i = W
 f̄(X) = W̄_o W̄_2L H + W̄_o b̄_2L = W̃_o W̃_2L H + W̃_o b̂_2L = f(X). So (i)–(iv) hold ⇒ f = f̄ on every
 X ∈ R^{D×N}, every N, and (v) says the adapters are the ones Theorem 7 allows.
 
-The exact gaps G_i (SPEC §6.11) are ranks of rational matrices, computed from the frozen and target networks alone;
+The exact gaps G_i (eq. (23), p. 37) are ranks of rational matrices, computed from the frozen and target networks alone;
 each chain's discrepancy equals a G-matrix up to invertible factors (W_1 and W_{2,i−1}), so the chain ranks must equal
 the gaps (``gaps_match_chains``), and the construction is exact iff R ≥ max_i ⌈G_i/2⌉ (``threshold``).
 
@@ -47,7 +48,6 @@ C_{i+1}; tests swap in mutants (an adapter on W_1, a skipped calibration) and se
 from __future__ import annotations
 
 import math
-import numbers
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,8 +56,16 @@ from typing import NamedTuple
 import sympy as sp
 
 from lora_theory.errors import AssumptionViolated, DepthError, DTypeError, ShapeError, SingularityError
-from lora_theory.exact.linear import LinearCertificate, as_rational_matrix, as_rational_vector, certify_linear
-from lora_theory.validation import check_rank
+from lora_theory.exact._rational import (
+    as_immutable_matrix,
+    as_rational_vector,
+    integer_matrix,
+    require_nonsingular,
+    unimodular,
+)
+from lora_theory.exact.linear import LinearCertificate, certify_linear
+from lora_theory.models import check_tfn_pair
+from lora_theory.validation import check_int, check_rank
 
 __all__ = ["ExactTFNBlock", "ExactTFN", "TFNIntegerInstance", "TFNCertificate", "build_integer_tfn_instance",
            "exact_tfn_gaps", "certify_tfn", "certify_theorem7_example", "to_torch", "model_to_torch"]
@@ -68,12 +76,6 @@ _HEAD_MATRICES = ("WQ", "WK", "WV", "WO")
 # ------------------------------------------------------------------------------------------------------ the models
 
 
-def _as_matrix(x: object, name: str) -> sp.ImmutableMatrix:
-    if isinstance(x, (str, bytes)):
-        raise ShapeError(f"{name} must be a (D, D) matrix of integers/rationals; got a string")
-    return sp.ImmutableMatrix(as_rational_matrix(x, name))
-
-
 def _as_vector(x: object, name: str, width: int) -> sp.ImmutableMatrix:
     """A (D, 1) column of Rationals (see :func:`lora_theory.exact.linear.as_rational_vector`)."""
     return sp.ImmutableMatrix(as_rational_vector(x, name, width))
@@ -81,9 +83,9 @@ def _as_vector(x: object, name: str, width: int) -> sp.ImmutableMatrix:
 
 @dataclass(frozen=True, eq=False)
 class ExactTFNBlock:
-    """One TFN block (SPEC §3.4) with exact entries: per head D×D matrices W_Q, W_K, W_V, W_O (tuples over heads),
-    the FFN W_1 → ReLU → W_2 and the biases b_1, b_2 as (D, 1) columns. Entries are validated and converted to sympy
-    Rationals (ImmutableMatrix); floats are refused (DTypeError)."""
+    """One TFN block (arXiv 2310.17513v3, App. F.2, pp. 36–37) with exact entries: per head D×D matrices W_Q, W_K,
+    W_V, W_O (tuples over heads), the FFN W_1 → ReLU → W_2 and the biases b_1, b_2 as (D, 1) columns. Entries are
+    validated and converted to sympy Rationals (ImmutableMatrix); floats are refused (DTypeError)."""
 
     WQ: tuple
     WK: tuple
@@ -95,10 +97,10 @@ class ExactTFNBlock:
     b2: object
 
     def __post_init__(self) -> None:
-        W1 = _as_matrix(self.W1, "W1")
+        W1 = as_immutable_matrix(self.W1, "W1")
         D = W1.rows
         object.__setattr__(self, "W1", W1)
-        W2 = _as_matrix(self.W2, "W2")
+        W2 = as_immutable_matrix(self.W2, "W2")
         if W2.shape != (D, D):
             raise ShapeError(f"W2 has shape {W2.shape} but W1 has shape ({D}, {D}); every matrix must be D x D")
         object.__setattr__(self, "W2", W2)
@@ -113,7 +115,7 @@ class ExactTFNBlock:
                 H = len(mats)
             elif len(mats) != H:
                 raise ShapeError(f"{name} has {len(mats)} heads but WQ has {H}")
-            conv = tuple(_as_matrix(M, f"{name}[{h}]") for h, M in enumerate(mats))
+            conv = tuple(as_immutable_matrix(M, f"{name}[{h}]") for h, M in enumerate(mats))
             for h, M in enumerate(conv):
                 if M.shape != (D, D):
                     raise ShapeError(f"{name}[{h}] has shape {M.shape} but W1 has shape ({D}, {D}); every matrix "
@@ -133,8 +135,8 @@ class ExactTFNBlock:
 
 @dataclass(frozen=True, eq=False)
 class ExactTFN:
-    """TFN_{L,D,H} with exact entries (SPEC §3.4): ``blocks`` (ExactTFNBlock, L ≥ 1) and the output layer ``Wo``
-    (D×D, no bias). Every block must have the same width D and the same number of heads H."""
+    """TFN_{L,D,H} with exact entries (as :class:`lora_theory.models.TFN`): ``blocks`` (ExactTFNBlock, L ≥ 1) and the
+    output layer ``Wo`` (D×D, no bias). Every block must have the same width D and the same number of heads H."""
 
     blocks: tuple
     Wo: object
@@ -144,7 +146,7 @@ class ExactTFN:
             raise ShapeError(f"blocks must be a sequence of ExactTFNBlock; got {type(self.blocks).__name__}")
         if len(self.blocks) == 0:
             raise DepthError("an ExactTFN needs at least one block (depth L >= 1)")
-        Wo = _as_matrix(self.Wo, "Wo")
+        Wo = as_immutable_matrix(self.Wo, "Wo")
         D = Wo.rows
         for l, blk in enumerate(self.blocks):
             if not isinstance(blk, ExactTFNBlock):
@@ -211,15 +213,6 @@ def to_torch(instance: TFNIntegerInstance | tuple) -> tuple:
 # ------------------------------------------------------------------------------------------------------- instances
 
 
-def _check_int(v: object, name: str, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise DTypeError(f"{name} must be an integer; got {v!r} of type {type(v).__name__}")
-    if int(v) < minimum:
-        err = DepthError if name == "depth" else ShapeError
-        raise err(f"{name} must be an integer >= {minimum}; got {v}")
-    return int(v)
-
-
 def build_integer_tfn_instance(width: int, depth: int, heads: int, gap_rank: int | None, seed: int,
                                entry_bound: int = 2) -> TFNIntegerInstance:
     """An integer frozen/target pair of TFNs, drawn with ``random.Random(seed)`` only.
@@ -228,30 +221,26 @@ def build_integer_tfn_instance(width: int, depth: int, heads: int, gap_rank: int
     by construction, with integer inverses), W_Q and W_V are plain integer matrices, off-diagonal/plain entries in
     [−entry_bound, entry_bound]; biases have entries in [−2, 2].
 
-    Target: with ``gap_rank = k`` (0..D) the *low-gap* target of SPEC §6.12 ``theorem7.exact_lowgap``: every W_Q, W_K,
+    Target: with ``gap_rank = k`` (0..D) a *low-gap* target: every W_Q, W_K,
     W_V, W_O and W_o plus an integer X Yᵀ with X, Y: (D, k) (rank ≤ k), FFN weights W_1, W_2 kept, fresh integer
     biases — so G = (≤2k, …, ≤2k, ≤k) (compute the gaps, don't assume them). With ``gap_rank=None`` an independent
     integer TFN of the same kind as the frozen one.
     """
-    D = _check_int(width, "width", 1)
-    L = _check_int(depth, "depth", 1)
-    H = _check_int(heads, "heads", 1)
-    bound = _check_int(entry_bound, "entry_bound", 1)
+    D = check_int(width, "width", minimum=1, error=ShapeError, type_error=DTypeError)
+    L = check_int(depth, "depth", minimum=1, error=DepthError, type_error=DTypeError)
+    H = check_int(heads, "heads", minimum=1, error=ShapeError, type_error=DTypeError)
+    bound = check_int(entry_bound, "entry_bound", minimum=1, error=ShapeError, type_error=DTypeError)
     k = None if gap_rank is None else check_rank(gap_rank, "gap_rank", width=D, minimum=0)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise DTypeError(f"seed must be an integer; got {seed!r}")
-    rng = random.Random(int(seed))
+    rng = random.Random(check_int(seed, "seed", error=DTypeError))
 
     def draw(b: int = bound) -> int:
         return rng.randint(-b, b)
 
-    def unimodular() -> sp.ImmutableMatrix:
-        Lo = sp.Matrix(D, D, lambda r, c: 1 if r == c else (draw() if r > c else 0))
-        Up = sp.Matrix(D, D, lambda r, c: 1 if r == c else (draw() if r < c else 0))
-        return sp.ImmutableMatrix(Lo * Up)
+    def invertible() -> sp.ImmutableMatrix:
+        return sp.ImmutableMatrix(unimodular(D, draw))
 
     def plain() -> sp.ImmutableMatrix:
-        return sp.ImmutableMatrix(D, D, lambda r, c: draw())
+        return sp.ImmutableMatrix(integer_matrix(D, D, draw))
 
     def bias() -> sp.ImmutableMatrix:
         return sp.ImmutableMatrix(D, 1, lambda r, c: draw(2))
@@ -260,11 +249,11 @@ def build_integer_tfn_instance(width: int, depth: int, heads: int, gap_rank: int
         blocks = []
         for _ in range(L):
             WQ = tuple(plain() for _ in range(H))
-            WK = tuple(unimodular() for _ in range(H))
+            WK = tuple(invertible() for _ in range(H))
             WV = tuple(plain() for _ in range(H))
-            WO = tuple(unimodular() for _ in range(H))
-            blocks.append(ExactTFNBlock(WQ, WK, WV, WO, unimodular(), bias(), unimodular(), bias()))
-        return ExactTFN(tuple(blocks), unimodular())
+            WO = tuple(invertible() for _ in range(H))
+            blocks.append(ExactTFNBlock(WQ, WK, WV, WO, invertible(), bias(), invertible(), bias()))
+        return ExactTFN(tuple(blocks), invertible())
 
     frozen = model()
     if k is None:
@@ -273,8 +262,8 @@ def build_integer_tfn_instance(width: int, depth: int, heads: int, gap_rank: int
     def moved(W: sp.MatrixBase) -> sp.ImmutableMatrix:
         if k == 0:
             return sp.ImmutableMatrix(W)
-        X = sp.Matrix(D, k, lambda r, c: draw())
-        Y = sp.Matrix(D, k, lambda r, c: draw())
+        X = integer_matrix(D, k, draw)
+        Y = integer_matrix(D, k, draw)
         return sp.ImmutableMatrix(W + X * Y.T)
 
     blocks = [ExactTFNBlock(tuple(moved(W) for W in b.WQ), tuple(moved(W) for W in b.WK),
@@ -287,20 +276,15 @@ def build_integer_tfn_instance(width: int, depth: int, heads: int, gap_rank: int
 
 
 def _check_pair(frozen: object, target: object) -> tuple[int, int, int]:
-    for name, m in (("frozen", frozen), ("target", target)):
-        if not isinstance(m, ExactTFN):
-            extra = (" (float models are not exact: build an ExactTFN from integer/rational entries)"
-                     if type(m).__name__ == "TFN" else "")
-            raise DTypeError(f"{name} must be an ExactTFN; got {type(m).__name__}{extra}")
-    for what, a, b in (("depth L", frozen.depth, target.depth), ("width D", frozen.width, target.width),
-                       ("heads H", frozen.heads, target.heads)):
-        if a != b:
-            raise ShapeError(f"target {what}={b} differs from frozen {what}={a}: Theorem 7 needs a same-size target")
-    return frozen.width, frozen.depth, frozen.heads
+    """:func:`lora_theory.models.check_tfn_pair` for ExactTFN models (DTypeError for anything else)."""
+    hint = (" (float models are not exact: build an ExactTFN from integer/rational entries)"
+            if "TFN" in (type(frozen).__name__, type(target).__name__) else "")
+    return check_tfn_pair(frozen, target, model_type=ExactTFN, type_error=DTypeError, hint=hint)
 
 
 def exact_tfn_gaps(frozen: ExactTFN, target: ExactTFN) -> tuple[int, ...]:
-    """G_1..G_L, G_{L+1} of SPEC §6.11 as exact ranks of rational matrices, with W_{2,0} = W̄_{2,0} = I::
+    """G_1..G_L, G_{L+1} of Theorem 7 (eq. (23), p. 37) as exact ranks of rational matrices, with
+    W_{2,0} = W̄_{2,0} = I::
 
         G_i = max_h rank(W̄_1i W̄_O W̄_V W̄_{2,i−1} − W_1i W_O W_V W_{2,i−1})
               ∨ max_h rank(W̄_{2,i−1}ᵀ W̄_Kᵀ W̄_Q W̄_{2,i−1} − W_{2,i−1}ᵀ W_Kᵀ W_Q W_{2,i−1}),
@@ -376,7 +360,7 @@ class TFNCertificate:
 
     @property
     def gaps_match_chains(self) -> bool:
-        """The rank bookkeeping of SPEC §6.12: the chain discrepancy ranks equal the gaps G_i."""
+        """The rank bookkeeping of the proof of Theorem 7: the chain discrepancy ranks equal the gaps G_i."""
         return self.chain_gaps() == self.gaps
 
     @property
@@ -445,12 +429,6 @@ def _calibration(W2: sp.MatrixBase, W2bar: sp.MatrixBase) -> sp.MatrixBase:
     return W2.T.LUsolve(W2bar.T).T
 
 
-def _require_nonsingular(M: sp.MatrixBase, where: str, needed_for: str) -> None:
-    if M.det() == 0:
-        raise SingularityError(f"{where} is exactly singular (det = 0); needed for {needed_for}: the "
-                               "non-singularity hypothesis of Theorem 7 fails", where=where, ratio=0.0)
-
-
 def _chain(where: str, names: tuple[str, str], factors: list, target: sp.MatrixBase, R: int) -> LinearCertificate:
     try:
         return certify_linear(factors, target, R)
@@ -484,7 +462,8 @@ def certify_tfn(frozen: ExactTFN, target: ExactTFN, rank: int) -> TFNCertificate
     adapted_blocks_parts = []
     b1s, b2s = [], []
     for l, (blk, tb) in enumerate(zip(frozen.blocks, target.blocks)):
-        _require_nonsingular(blk.W1, f"block {l + 1}: frozen W_1", "the value/output target W_1⁻¹W̄_1W̄_OW̄_V C")
+        require_nonsingular(blk.W1, f"block {l + 1}: frozen W_1", "the value/output target W_1⁻¹W̄_1W̄_OW̄_V C",
+                            claim="Theorem 7")
         mats: dict[str, list] = {name: [] for name in _HEAD_MATRICES}
         for h in range(H):
             where = f"block {l + 1}, head {h + 1}"
@@ -502,8 +481,10 @@ def certify_tfn(frozen: ExactTFN, target: ExactTFN, rank: int) -> TFNCertificate
         W1t = _adapt_w1(l, blk.W1)
         b1s.append(tb.b1)
         if l < L - 1:
-            _require_nonsingular(tb.W2, f"block {l + 1}: target W̄_2", "the carried bias W_2 W̄_2⁻¹ b̄_2")
-            _require_nonsingular(blk.W2, f"block {l + 1}: frozen W_2", "the calibration W̄_2 W_2⁻¹")
+            require_nonsingular(tb.W2, f"block {l + 1}: target W̄_2", "the carried bias W_2 W̄_2⁻¹ b̄_2",
+                                claim="Theorem 7")
+            require_nonsingular(blk.W2, f"block {l + 1}: frozen W_2", "the calibration W̄_2 W_2⁻¹",
+                                claim="Theorem 7")
             b2s.append(blk.W2 * tb.W2.LUsolve(tb.b2))
             C = _calibration(blk.W2, tb.W2)
             calibrations.append(sp.ImmutableMatrix(C))
@@ -518,7 +499,7 @@ def certify_tfn(frozen: ExactTFN, target: ExactTFN, rank: int) -> TFNCertificate
     adapters["Wo"] = (Bo, Ao)
     W2L = last.W2 + _delta(B2, A2, D)
     Wot = frozen.Wo + _delta(Bo, Ao, D)
-    _require_nonsingular(Wot, "output layer W̃_o = W_o + ΔW_o", "the last bias W̃_o⁻¹ W̄_o b̄_2L")
+    require_nonsingular(Wot, "output layer W̃_o = W_o + ΔW_o", "the last bias W̃_o⁻¹ W̄_o b̄_2L", claim="Theorem 7")
     b2s.append(Wot.LUsolve(target.Wo * tlast.b2))
 
     blocks = []

@@ -1,5 +1,5 @@
-"""Bad-input contract of the TFN entry points (SPEC §3.4, §6.11, §6.12): ``TFN(...)`` (which validates its
-``TFNBlock``s), ``TFN.__call__``/``hidden_states``/``attention``, ``construct_tfn``, ``tfn_gaps`` and
+"""Bad-input contract of the TFN entry points (arXiv 2310.17513v3, Theorem 7 and App. F.2): ``TFN(...)`` (which
+validates its ``TFNBlock``s), ``TFN.__call__``/``hidden_states``/``attention``, ``construct_tfn``, ``tfn_gaps`` and
 ``TFNConstruction.tolerance`` raise typed LoRATheoryError subclasses whose messages name the argument and the shapes.
 
 Also the odd-D threshold of Theorem 7: for a random target every G_i = D, so max_i ⌈G_i/2⌉ = ⌈D/2⌉ (D = 5 → 3, not 2).
@@ -23,7 +23,7 @@ from lora_theory.errors import (
     SingularityError,
 )
 from lora_theory.models import TFN, TFNBlock
-from lora_theory.testing.strategies import build_tfn_instance
+from lora_theory.testing.instances import build_tfn_instance
 
 F64 = torch.float64
 F32 = torch.float32
@@ -113,7 +113,8 @@ MODEL_CASES = [
     pytest.param(lambda: TFN((block(WQ=(with_entry(eye(), (1, 2), math.nan),)),), eye()), NonFiniteError,
                  r"blocks\[0\]\.WQ\[0\] contains NaN or inf \(first at index \(1, 2\); shape \(3, 3\)\)", id="nan-WQ"),
     pytest.param(lambda: TFN((block(H=2, WK=(eye(), with_entry(eye(), (0, 0), math.nan))),), eye()),
-                 NonFiniteError, r"blocks\[0\]\.WK\[1\] contains NaN or inf \(first at index \(0, 0\)", id="nan-WK-head2"),
+                 NonFiniteError, r"blocks\[0\]\.WK\[1\] contains NaN or inf \(first at index \(0, 0\)",
+                 id="nan-WK-head2"),
     pytest.param(lambda: TFN((block(), block(W2=with_entry(eye(), (2, 1), math.inf))), eye()), NonFiniteError,
                  r"blocks\[1\]\.W2 contains NaN or inf \(first at index \(2, 1\); shape \(3, 3\)\)", id="inf-W2"),
     pytest.param(lambda: TFN((block(W1=with_entry(eye(), (0, 2), -math.inf)),), eye()), NonFiniteError,
@@ -280,7 +281,7 @@ def test_construction_tolerance_bad_input(make_x, exc, pattern):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Odd D: the threshold is ⌈D/2⌉, not ⌊D/2⌋ (SPEC §6.12, `theorem7.exact_random`)
+# Odd D: the threshold is ⌈D/2⌉, not ⌊D/2⌋ (Corollary 10, arXiv 2310.17513v3, p. 39)
 # ---------------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("D", [3, 5, 7])
@@ -354,7 +355,7 @@ def test_blocks_that_are_not_a_sequence_are_named(blocks, got):
 
 ATTENTION_CASES = [
     pytest.param(lambda: tfn(L=2).attention(2, X()), DepthError,
-                 r"block index l must be an integer in 0\.\.1 \(L=2\); got 2", id="block-index-out-of-range"),
+                 r"block index l \(L=2\) must be an integer in 0\.\.1; got 2", id="block-index-out-of-range"),
     pytest.param(lambda: tfn(L=2).attention(-1, X()), DepthError, r"block index l .*got -1", id="block-index-negative"),
     pytest.param(lambda: tfn().attention(0.0, X()), DepthError, r"block index l .*got 0\.0", id="block-index-float"),
     pytest.param(lambda: tfn().attention(0, X(D=4)), ShapeError, r"with D=3; got \(4, 2\)", id="Z-wrong-D"),

@@ -68,7 +68,8 @@ from lora_theory.exact.linear import LinearCertificate, certify_linear
 from lora_theory.partition import uniform_partition, validate_partition
 
 F64, F32 = torch.float64, torch.float32
-EXAMPLES = 500  # per entry point: with ~1/6–1/2 valid cases (evaluate_integer draws the most valid ones), ≥ 200 malformed calls
+#: per entry point: with ~1/6–1/2 valid cases (evaluate_integer draws the most valid ones), ≥ 200 malformed calls
+EXAMPLES = 500
 MIN_MALFORMED = 200
 BAD_DTYPES = (torch.int32, torch.int64, torch.uint8, torch.bool, torch.complex64, torch.complex128, torch.float16,
               torch.bfloat16)
@@ -1297,7 +1298,9 @@ def threshold_cases(draw):
         flags["--model"] = rec("model.bad", st.sampled_from(("relu", "LINEAR", "fnn-nope", "", "lin\near")))
         names = (r"--model",)
     elif fault == "missing":
-        drop = rec("missing.flag", st.sampled_from(("--model", "--width", "--depth")))
+        # the tfn threshold does not depend on L, so `threshold --model tfn` may leave --depth out
+        required = ("--model", "--width") if model == "tfn" else ("--model", "--width", "--depth")
+        drop = rec("missing.flag", st.sampled_from(required))
         del flags[drop]
         names = (re.escape(drop),)
     elif fault == "unknown_flag":

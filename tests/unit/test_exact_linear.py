@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 
 from lora_theory.errors import SingularityError
-from lora_theory.exact.linear import as_rational_matrix, build_integer_instance, certify_linear
+from lora_theory.exact.linear import as_rational_matrix, build_integer_linear_instance, certify_linear
 
 
 def test_identity_chain_rank_one_target():
@@ -24,7 +24,7 @@ def test_rationals_and_fractions_are_accepted():
 
 
 def test_below_threshold_residual_rank_is_exact():
-    Ws, Wbar = build_integer_instance(4, 2, 4, seed=3)
+    Ws, Wbar = build_integer_linear_instance(4, 2, 4, seed=3)
     cert = certify_linear(Ws, Wbar, 1)
     assert not cert.equal
     assert cert.residual_rank == cert.discrepancy_rank - 2
@@ -38,5 +38,5 @@ def test_exactly_singular_prefix_is_refused():
 
 
 def test_integer_layers_are_unimodular():
-    Ws, _ = build_integer_instance(5, 3, 2, seed=0)
+    Ws, _ = build_integer_linear_instance(5, 3, 2, seed=0)
     assert all(W.det() == 1 for W in Ws)

@@ -63,7 +63,7 @@ def test_equal_at_exact_threshold_and_gaps_match_float(D, L, H, k):
     assert cert.rank == max(1, cert.threshold) == max(1, _threshold(cert.gaps)), repro
     assert len(cert.gaps) == L + 1 and all(0 <= g <= D for g in cert.gaps)
     assert cert.gaps == exact_tfn_gaps(*inst)
-    assert cert.gaps_match_chains, repro  # chain discrepancy ranks == G_i (rank bookkeeping, SPEC §6.12)
+    assert cert.gaps_match_chains, repro  # chain discrepancy ranks == G_i (rank bookkeeping of the proof of Theorem 7)
     assert all(cert.chain_equal.values()) and len(cert.chains) == 2 * L * H + 1
     assert all(all(row) for row in cert.score_equal) and all(all(row) for row in cert.value_equal)
     assert cert.output_equal and cert.output_bias_equal and cert.support_ok and cert.ranks_within_budget

@@ -40,7 +40,7 @@ def test_hetero_formulas_substitute_per_layer_ranks():
 
 
 def test_parameter_count_and_latex():
-    assert F.LINEAR_PARAMETER_COUNT.subs({F.R: 2, F.D: 16, F.L: 8}) == 512  # SPEC §9.2 E5: 2rDL = 256r
+    assert F.LINEAR_PARAMETER_COUNT.subs({F.R: 2, F.D: 16, F.L: 8}) == 512  # 2RDL = 256R at D = 16, L = 8
     assert sp.latex(F.LEMMA1_THRESHOLD) == r"\left\lceil{\frac{R_{E}}{L}}\right\rceil"
 
 

@@ -1,17 +1,15 @@
-"""Unit tests of :mod:`lora_theory.analysis.tfl` (claim ``lemma6_tfl``): parameter counts, the certificate's recipe and its
-refusals, the D = 1 exemption, a no-shift mutant, and the closed-form TFL match of the domain caveat."""
+"""Unit tests of :mod:`lora_theory.analysis.tfl` (claim ``lemma6_tfl``): parameter counts, the certificate's recipe and
+its refusals, the D = 1 exemption, a no-shift mutant, and the closed-form TFL match of the domain caveat."""
 
 from __future__ import annotations
 
 import pytest
 import sympy as sp
 import torch
-from hypothesis import Phase, settings
 
 from lora_theory import formulas as F
 from lora_theory.analysis import tfl as tfl_mod
 from lora_theory.analysis.tfl import (
-    TFL_LAYERS,
     certificate_tolerance,
     tfl_certificate,
     tfl_local_match,
@@ -21,9 +19,7 @@ from lora_theory.claims import get_claim
 from lora_theory.errors import DepthError, DomainError, DTypeError, ShapeError, SingularityError
 from lora_theory.models import ReLUFNN
 from lora_theory.random_matrices import generator
-from lora_theory.testing.strategies import build_fnn_instance
-
-from .._load import load_property_module
+from lora_theory.testing.instances import build_fnn_instance
 
 DT = torch.float64
 
@@ -36,13 +32,14 @@ def _fnn(weights, biases, final_relu=True) -> ReLUFNN:
 # --- parameter counts -------------------------------------------------------------------------------------------
 
 def test_tfl_parameter_count_matches_spec():
-    """k(D² + D): D = 16 gives 272 per tuned layer (the paper's plots count only k·D² = 256k, SPEC §9.2 E5)."""
+    """k(D² + D): D = 16 gives 272 per tuned layer (the paper counts only the weights, k·D² = 256k, as
+    in its comparison with LoRA, arXiv 2310.17513v3, Lemma 4, p. 7, and Fig. 6)."""
     assert [tfl_parameter_count(16, k) for k in range(1, 8)] == [272 * k for k in range(1, 8)]
     assert tfl_parameter_count(1, 1) == 2
     claim = get_claim("lemma6_tfl")
     plot = claim.formulas["tfl_parameter_count_plot"]
-    assert [plot.subs({F.D: 16, TFL_LAYERS: k}) for k in (1, 7)] == [256, 1792]
-    assert sp.expand(claim.formulas["tfl_parameter_count"] - TFL_LAYERS * F.D * (F.D + 1)) == 0
+    assert [plot.subs({F.D: 16, F.TFL_LAYERS: k}) for k in (1, 7)] == [256, 1792]
+    assert sp.expand(claim.formulas["tfl_parameter_count"] - F.TFL_LAYERS * F.D * (F.D + 1)) == 0
 
 
 def test_lora_threshold_for_one_layer_target():
@@ -99,15 +96,6 @@ def test_no_shift_mutant_yields_no_certificate(monkeypatch):
     monkeypatch.setattr(tfl_mod, "_shift", lambda U, units, t: U.clone())
     for inst in instances:
         assert tfl_certificate(inst.frozen, inst.target, gen=generator(0), probes=16) is None
-
-
-def test_no_shift_mutant_fails_the_property(monkeypatch):
-    """The property test_lemma6_tfl_certificate catches the same mutant (the gate can fail)."""
-    prop = load_property_module("lemma6_tfl").test_lemma6_tfl_certificate
-    monkeypatch.setattr(tfl_mod, "_shift", lambda U, units, t: U.clone())
-    quick = settings(settings.default, phases=(Phase.explicit, Phase.generate), database=None, max_examples=3)
-    with pytest.raises(AssertionError, match=r"lemma6_tfl\.certificate: no certificate within"):
-        quick(prop)()
 
 
 def test_loose_margin_is_what_a_certificate_needs():
