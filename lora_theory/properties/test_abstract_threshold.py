@@ -1,5 +1,7 @@
-"""Claim ``abstract_threshold`` — arXiv 2310.17513 v3, abstract and Corollary 4: the abstract's informal threshold
-R ≥ D·L̄/L equals the theorem's ⌈D/⌊L/L̄⌋⌉ when L̄ divides L and is smaller otherwise (D=16, L=5, L̄=2: 7 vs 8).
+"""Claim ``abstract_threshold`` — arXiv 2310.17513 v3, abstract and Corollary 4, p. 6.
+
+The abstract's informal threshold R ≥ D·L̄/L equals the theorem's ⌈D/⌊L/L̄⌋⌉ when L̄ divides L and is smaller
+otherwise (D=16, L=5, L̄=2: 7 vs 8).
 
 Purely symbolic: both thresholds are the registry's sympy expressions, evaluated with :func:`threshold_gap`.
 """
@@ -13,9 +15,9 @@ from hypothesis import strategies as st
 
 from lora_theory import formulas as F
 from lora_theory.claims import get_claim
-from lora_theory.claims.abstract_threshold import Lbar, threshold_gap
 from lora_theory.errors import DepthError, DomainError
-from lora_theory.testing.assertions import Example, regime
+from lora_theory.formulas import Lbar, threshold_gap
+from lora_theory.testing.assertions import Example, assert_at_most, assert_equal, assert_true, regime
 
 pytestmark = pytest.mark.abstract_threshold
 CLAIM = "abstract_threshold"
@@ -36,7 +38,7 @@ def _where(D: int, L: int, Lb: int) -> Example:
 
 
 @given(arch=architectures())
-@example(arch=(16, 5, 2)).via("the strict example of SPEC §6.7: 8 vs 7")
+@example(arch=(16, 5, 2)).via("strictly apart: 8 vs 7")
 @example(arch=(16, 4, 2)).via("L̄ divides L: 4 = 4")
 @example(arch=(1, 1, 1)).via("smallest sizes")
 @example(arch=(64, 64, 63)).via("M = 1 with a large remainder: 64 vs 63")
@@ -48,18 +50,17 @@ def test_abstract_threshold_theorem_at_least_abstract(arch):
     exact = sp.Rational(D * Lb, L)
     printed = get_claim(CLAIM).formulas["abstract_exact"].xreplace({F.D: sp.Integer(D), F.L: sp.Integer(L),
                                                                      Lbar: sp.Integer(Lb)})
-    assert printed == exact and sp.ceiling(printed) == abstract, (
-        f"{CLAIM}.theorem_at_least_abstract: 'abstract' is not ⌈abstract_exact⌉ ({abstract} vs ⌈{exact}⌉); "
-        f"{ex.where()}")
-    assert abstract >= exact, f"{CLAIM}: ⌈D·L̄/L⌉ = {abstract} is below D·L̄/L = {exact}; {ex.where()}"
-    assert theorem >= abstract, (
-        f"{CLAIM}.theorem_at_least_abstract: theorem threshold ⌈D/⌊L/L̄⌋⌉ = {theorem} is below the abstract's "
-        f"⌈D·L̄/L⌉ = {abstract} (by {abstract - theorem}); {ex.where()}")
+    name = "theorem_at_least_abstract"
+    assert_equal(ex, printed, expected=exact, name=name, what="the registry's 'abstract_exact' vs D·L̄/L")
+    assert_equal(ex, sp.ceiling(printed), expected=abstract, name=name,
+                 what="⌈abstract_exact⌉ vs threshold_gap's abstract threshold")
+    assert_at_most(ex, exact, bound=abstract, name=name, what="D·L̄/L vs its ceiling ⌈D·L̄/L⌉")
+    assert_at_most(ex, abstract, bound=theorem, name=name,
+                   what="the abstract's ⌈D·L̄/L⌉ vs the theorem threshold ⌈D/⌊L/L̄⌋⌉")
     if L % Lb == 0:
         regime("L̄ divides L")
-        assert theorem == abstract, (
-            f"{CLAIM}.theorem_at_least_abstract: L̄={Lb} divides L={L} yet the thresholds differ: theorem {theorem} "
-            f"vs abstract {abstract}; {ex.where()}")
+        assert_equal(ex, theorem, expected=abstract, name=name,
+                     what=f"theorem threshold vs the abstract's when L̄={Lb} divides L={L}")
     else:
         regime("gap" if theorem > abstract else "L̄ ∤ L, no gap")
 
@@ -74,9 +75,8 @@ def test_abstract_threshold_equal_when_divisible(D, Lb, k):
     theorem, abstract = threshold_gap(D, L, Lb)
     expected = -(-D // k)
     regime("L̄ divides L")
-    assert theorem == abstract == expected, (
-        f"{CLAIM}.equal_when_divisible: with L = {k}·L̄ both thresholds should be ⌈D/k⌉ = {expected}; got theorem "
-        f"{theorem}, abstract {abstract}; {ex.where()}")
+    assert_equal(ex, (theorem, abstract), expected=(expected, expected), name="equal_when_divisible",
+                 what=f"(theorem, abstract) thresholds with L = {k}·L̄, both ⌈D/k⌉")
 
 
 @given(arch=architectures())
@@ -88,12 +88,10 @@ def test_abstract_threshold_non_increasing_in_depth(arch):
     ex = _where(D, L, Lb)
     theorem, abstract = threshold_gap(D, L, Lb)
     theorem_next, abstract_next = threshold_gap(D, L + 1, Lb)
-    assert theorem_next <= theorem, (
-        f"{CLAIM}.non_increasing_in_depth: theorem threshold rises from {theorem} at L={L} to {theorem_next} at "
-        f"L={L + 1}; {ex.where()}")
-    assert abstract_next <= abstract, (
-        f"{CLAIM}.non_increasing_in_depth: abstract threshold rises from {abstract} at L={L} to {abstract_next} at "
-        f"L={L + 1}; {ex.where()}")
+    assert_at_most(ex, theorem_next, bound=theorem, name="non_increasing_in_depth",
+                   what=f"theorem threshold at L={L + 1} vs at L={L}")
+    assert_at_most(ex, abstract_next, bound=abstract, name="non_increasing_in_depth",
+                   what=f"abstract threshold at L={L + 1} vs at L={L}")
     regime("theorem threshold drops" if theorem_next < theorem else "theorem threshold unchanged")
 
 
@@ -104,33 +102,34 @@ def test_abstract_threshold_at_most_width(arch):
     D, L, Lb = arch
     ex = _where(D, L, Lb)
     theorem, abstract = threshold_gap(D, L, Lb)
-    assert 1 <= abstract <= theorem <= D, (
-        f"{CLAIM}.at_most_width: expected 1 ≤ abstract ≤ theorem ≤ D; got abstract {abstract}, theorem {theorem}, "
-        f"D={D}; {ex.where()}")
+    assert_true(ex, 1 <= abstract <= theorem <= D, name="at_most_width", what="1 ≤ abstract ≤ theorem ≤ D",
+                seen=f"abstract {abstract}, theorem {theorem}, D={D}")
     M = L // Lb
-    assert (theorem == D) == (M == 1 or D == 1), (  # D ≥ 2, M ≥ 2 ⇒ ⌈D/M⌉ ≤ ⌈D/2⌉ < D
-        f"{CLAIM}.at_most_width: the threshold should equal D={D} exactly when M = 1 or D = 1; got {theorem} "
-        f"with M = {M}; {ex.where()}")
+    assert_equal(ex, theorem == D, expected=(M == 1 or D == 1), name="at_most_width",  # D, M ≥ 2 ⇒ ⌈D/M⌉ < D
+                 what=f"'the threshold {theorem} equals D={D}' vs 'M = {M} is 1 or D is 1'")
     regime("threshold = D" if theorem == D else "threshold < D")
 
 
 def test_abstract_threshold_symbolic_divisible():
     """sympy: substituting L = k·L̄ (k, L̄ integer positive) makes the two expressions identical, both ⌈D/k⌉."""
     claim = get_claim(CLAIM)
+    ex = Example(CLAIM, "the registry's sympy formulas with L = k·L̄ (k, L̄ positive integers)")
     k = sp.Symbol("k", integer=True, positive=True)
     theorem = claim.formulas["theorem"].subs(F.L, k * Lbar)
     abstract = claim.formulas["abstract"].subs(F.L, k * Lbar)
-    difference = sp.simplify(theorem - abstract)
-    assert difference == 0, f"{CLAIM}.symbolic: with L = k·L̄, theorem − abstract simplifies to {difference}, not 0"
-    assert sp.simplify(theorem - sp.ceiling(F.D / k)) == 0, f"{CLAIM}.symbolic: {theorem} is not ⌈D/k⌉"
-    assert claim.formulas["abstract"] == sp.ceiling(claim.formulas["abstract_exact"]), (
-        f"{CLAIM}.symbolic: 'abstract' {claim.formulas['abstract']} is not ⌈abstract_exact⌉")
+    assert_equal(ex, sp.simplify(theorem - abstract), expected=0, name="symbolic",
+                 what="theorem − abstract simplified, with L = k·L̄")
+    assert_equal(ex, sp.simplify(theorem - sp.ceiling(F.D / k)), expected=0, name="symbolic",
+                 what=f"theorem threshold {theorem} − ⌈D/k⌉ simplified")
+    assert_equal(ex, claim.formulas["abstract"], expected=sp.ceiling(claim.formulas["abstract_exact"]),
+                 name="symbolic", what="'abstract' vs ⌈abstract_exact⌉")
 
 
 def test_abstract_threshold_theorem_is_corollary4s_threshold():
     """The 'theorem' expression here is the registry's corollary4 threshold (one formula, two claims)."""
     ours, theirs = get_claim(CLAIM).formulas["theorem"], get_claim("corollary4").formulas["threshold"]
-    assert sp.simplify(ours - theirs) == 0, f"{CLAIM}: theorem threshold {ours} differs from corollary4's {theirs}"
+    assert_equal(Example(CLAIM, "the registry's sympy formulas"), sp.simplify(ours - theirs), expected=0,
+                 name="symbolic", what=f"theorem threshold {ours} − corollary4's threshold {theirs} simplified")
 
 
 def test_abstract_threshold_symbolic_strict_example():
@@ -138,8 +137,8 @@ def test_abstract_threshold_symbolic_strict_example():
     claim = get_claim(CLAIM)
     values = {F.D: 16, F.L: 5, Lbar: 2}
     got = tuple(claim.formulas[name].subs(values) for name in ("theorem", "abstract", "abstract_exact"))
-    assert got == (8, 7, sp.Rational(32, 5)), (
-        f"{CLAIM}.symbolic: (theorem, abstract, exact) = {got}, expected (8, 7, 32/5)")
+    assert_equal(Example(CLAIM, "the registry's sympy formulas at D=16, L=5, L̄=2"), got,
+                 expected=(8, 7, sp.Rational(32, 5)), name="symbolic", what="(theorem, abstract, abstract_exact)")
 
 
 @pytest.mark.parametrize("args, error, pattern", [

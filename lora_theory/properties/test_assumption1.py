@@ -1,10 +1,10 @@
-"""Claim ``assumption1`` — arXiv 2310.17513 v3, Assumption 1: the checker reports σ_min/σ_max of every frozen W_l and
-of every ∏_(P_i)W + LR_r(E_i) with r ≤ R(M−1), and the FNN construction refuses — a SingularityError naming the block
-and the layer — when a matrix it needs is singular, instead of returning garbage."""
+"""Claim ``assumption1`` — arXiv 2310.17513 v3, Assumption 1, pp. 5–6 (non-singularity, uniform partition).
+
+The checker reports σ_min/σ_max of every frozen W_l and of every ∏_(P_i)W + LR_r(E_i) with r ≤ R(M−1), and the FNN
+construction refuses — a SingularityError naming the block and the layer — when a matrix it needs is singular,
+instead of returning garbage."""
 
 from __future__ import annotations
-
-import math
 
 import pytest
 import torch
@@ -18,8 +18,9 @@ from lora_theory.errors import SingularityError
 from lora_theory.models import ReLUFNN
 from lora_theory.numerics import SINGULARITY_THRESHOLD
 from lora_theory.random_matrices import generator, matrix_with_singular_values
-from lora_theory.testing.assertions import Example, regime
-from lora_theory.testing.strategies import build_singular_prefix_instance, fnn_instances, seeds
+from lora_theory.testing.assertions import Example, assert_equal, assert_true, regime
+from lora_theory.testing.instances import build_singular_prefix_instance
+from lora_theory.testing.strategies import fnn_instances, seeds
 
 pytestmark = pytest.mark.assumption1
 CLAIM = "assumption1"
@@ -33,9 +34,12 @@ def test_assumption1_holds_by_construction(inst, data):
     entries = check_assumption1(inst.frozen, inst.target, R)
     ex = Example(CLAIM, f"{inst.repro()}, R={R}")
     for e in entries:
-        assert e.passed, f"{CLAIM}.holds: {e.name} fails with σ_min/σ_max = {e.ratio:.3e}; {ex.where()}"
+        assert_true(ex, e.passed, name="holds", what=f"{e.name} passes the singularity threshold",
+                    seen=f"σ_min/σ_max = {e.ratio:.3e}")
         floor = (1 - inst.ratio) / (inst.kappa * (1 + inst.ratio)) if "block" in e.name else 1 / inst.kappa
-        assert e.ratio >= floor * (1 - 1e-9), f"{CLAIM}.holds: {e.name} ratio {e.ratio:.3e} < {floor:.3e}; {ex.where()}"
+        assert_true(ex, e.ratio >= floor * (1 - 1e-9), name="holds",
+                    what=f"σ_min/σ_max of {e.name} ≥ the generator's guarantee {floor:.3e} (to 1e-9 relative)",
+                    seen=f"σ_min/σ_max = {e.ratio:.3e}")
     regime(f"{len(entries)} matrices listed" if len(entries) < 10 else "≥ 10 matrices listed")
 
 
@@ -50,8 +54,9 @@ def test_assumption1_singular_prefix_reported_and_refused(D, L, seed):
     target = ReLUFNN((lin.target,), (torch.zeros(D, dtype=torch.float64),))
     ex = Example(CLAIM, f"build_singular_prefix_instance({D}, {L}, seed={seed}) as an FNN with zero biases, R=1")
     failed = [e.name for e in check_assumption1(frozen, target, 1) if not e.passed]
-    assert "block 1: ∏_(P_1)W + LR_1(E_1)" in failed and not any(n.startswith("W_") for n in failed), (
-        f"{CLAIM}.reported: failing entries {failed}; {ex.where()}")
+    assert_true(ex, "block 1: ∏_(P_1)W + LR_1(E_1)" in failed and not any(n.startswith("W_") for n in failed),
+                name="reported", what="the checker flags block 1's ∏_(P_1)W + LR_1(E_1) and no frozen layer",
+                seen=f"failing entries {failed}")
     with pytest.raises(SingularityError, match=r"block 1 \(frozen layers 1\.\.\d+.*layer 2's factor A_2"):
         construct_fnn(frozen, target, 1, Ball(D, 1.0))
 
@@ -69,8 +74,12 @@ def test_assumption1_singular_frozen_layer_named(D, L, data, seed):
     zeros = tuple(torch.zeros(D, dtype=torch.float64) for _ in range(L))
     frozen = ReLUFNN(tuple(weights), zeros)
     target = ReLUFNN((torch.randn(D, D, generator=g, dtype=torch.float64),), (zeros[0],))
+    ex = Example(CLAIM, f"D={D}, L={L}, singular layer {bad + 1}, seed={seed} (σ_min(W) = 1e-15, zero biases)")
     entries = {e.name: e for e in check_assumption1(frozen, target, D)}
-    assert not entries[f"W_{bad + 1}"].passed and entries[f"W_{bad + 1}"].ratio < SINGULARITY_THRESHOLD
+    flagged = entries[f"W_{bad + 1}"]
+    assert_true(ex, not flagged.passed and flagged.ratio < SINGULARITY_THRESHOLD, name="singular_frozen_layer",
+                what=f"the checker flags W_{bad + 1} with σ_min/σ_max < {SINGULARITY_THRESHOLD:g}",
+                seen=f"passed={flagged.passed}, σ_min/σ_max = {flagged.ratio:.3e}")
     with pytest.raises(SingularityError, match=rf"block 1 .*W_{bad + 1}"):
         construct_fnn(frozen, target, D, Ball(D, 1.0))
     regime(f"singular layer {bad + 1} of {L}")
@@ -78,10 +87,14 @@ def test_assumption1_singular_frozen_layer_named(D, L, data, seed):
 
 def test_assumption1_range_is_R_times_M_minus_1():
     """The listed prefixes are r = 0..R(M−1) per block (uniform partition); extended=True uses the block length."""
-    from lora_theory.testing.strategies import build_fnn_instance
+    from lora_theory.testing.instances import build_fnn_instance
     inst = build_fnn_instance(4, 5, 2, (2, 2), seed=0)  # blocks (2, 3), M = 2
+    ex = Example(CLAIM, f"{inst.repro()}, R=2")
     names = [e.name for e in check_assumption1(inst.frozen, inst.target, 2)]
-    assert sum(n.startswith("block 2") for n in names) == 2 * (2 - 1) + 1
+    assert_equal(ex, sum(n.startswith("block 2") for n in names), expected=2 * (2 - 1) + 1, name="range",
+                 what="prefixes listed for block 2 (r = 0..R(M−1))")
     ext = [e.name for e in check_assumption1(inst.frozen, inst.target, 2, extended=True)]
-    assert sum(n.startswith("block 2") for n in ext) == 2 * (3 - 1) + 1
-    assert math.isclose(len(names) - sum(n.startswith("block") for n in names), 5)
+    assert_equal(ex, sum(n.startswith("block 2") for n in ext), expected=2 * (3 - 1) + 1, name="range",
+                 what="prefixes listed for block 2 with extended=True (r = 0..R(|P_2|−1))")
+    assert_equal(ex, len(names) - sum(n.startswith("block") for n in names), expected=5, name="range",
+                 what="frozen layers listed (one per layer)")

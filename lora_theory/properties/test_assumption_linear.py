@@ -1,7 +1,9 @@
-"""Claim ``assumption_linear`` — the hypotheses of arXiv 2310.17513 v3, Lemma 1, as the construction checks them:
-every matrix it solves with (a suffix of frozen layers, an adapted prefix ∏W + LR_r(E)) is checked, and when one is
-numerically singular the construction raises ``AssumptionViolated``/``SingularityError`` naming the layer and
-σ_min/σ_max — it never returns garbage."""
+"""Claim ``assumption_linear`` — the non-singularity hypotheses of arXiv 2310.17513 v3, Lemma 1, p. 3, as the
+construction checks them.
+
+Every matrix the linear construction solves with (a suffix of frozen layers, an adapted prefix ∏W + LR_r(E)) is
+checked, and when one is numerically singular the construction raises ``AssumptionViolated``/``SingularityError``
+naming the layer and σ_min/σ_max — it never returns garbage."""
 
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ from lora_theory.constructions.linear import construct_linear
 from lora_theory.errors import AssumptionViolated, SingularityError
 from lora_theory.numerics import SINGULARITY_THRESHOLD, chain_product, numerical_rank, singular_values, spectral_norm
 from lora_theory.random_matrices import generator, matrix_with_singular_values
-from lora_theory.testing.assertions import Example, check_close, regime
-from lora_theory.testing.strategies import LARGE_RATIOS, build_singular_prefix_instance, lemma1_cases, seeds
+from lora_theory.testing.assertions import Example, assert_close, assert_true, regime
+from lora_theory.testing.instances import build_singular_prefix_instance
+from lora_theory.testing.strategies import LARGE_RATIOS, lemma1_cases, seeds
 
 pytestmark = pytest.mark.assumption_linear
 CLAIM = "assumption_linear"
@@ -34,13 +37,17 @@ def test_assumption_linear_singular_prefix_detected(D, L, kappa, seed):
     with pytest.raises(SingularityError) as info:
         construct_linear(inst.weights, inst.target, 1)
     err = info.value
-    assert "adapted prefix W̃_1" in err.where and "layer 2" in str(err), f"{err}; {ex.where()}"
-    assert err.ratio is not None and err.ratio < max(err.threshold, SINGULARITY_THRESHOLD), f"{err}; {ex.where()}"
+    assert_true(ex, "adapted prefix W̃_1" in err.where and "layer 2" in str(err), name="singular_prefix",
+                what="the error names the adapted prefix W̃_1 and layer 2", seen=str(err))
+    assert_true(ex, err.ratio is not None and err.ratio < max(err.threshold, SINGULARITY_THRESHOLD),
+                name="singular_prefix", what="the reported σ_min/σ_max is below the threshold the construction applied",
+                seen=str(err))
     regime("refused: ratio < 1e-13" if err.ratio < SINGULARITY_THRESHOLD else "refused: σ_min within rounding floor")
 
 
 def test_assumption_linear_spec_example():
-    """SPEC §6.1: W_l = I and E = diag(−1, 1/2, 1/4, …) make P + LR_1(E) = diag(0, 1, …) singular; L ≥ 2, R = 1."""
+    """A hand-made failure of the hypothesis of Lemma 1 (p. 3): W_l = I and E = diag(−1, 1/2, 1/4, …) make
+    P + LR_1(E) = diag(0, 1, …) singular; L ≥ 2, R = 1."""
     D, L = 4, 3
     eye = torch.eye(D, dtype=torch.float64)
     E = torch.diag(torch.tensor([-1.0, 0.5, 0.25, 0.125], dtype=torch.float64))
@@ -58,9 +65,11 @@ def test_assumption_linear_singular_frozen_layer_detected(D, L, bad, seed):
     s[-1] = 1e-15
     weights[layer] = matrix_with_singular_values(s, g)
     target = torch.randn(D, D, generator=g, dtype=torch.float64)
+    ex = Example(CLAIM, f"D={D}, L={L}, singular layer {layer + 1} (σ_min = 1e-15), seed={seed}, R=D")
     with pytest.raises(SingularityError) as info:
         construct_linear(weights, target, D)
-    assert f"W_{layer + 1}" in info.value.where and "suffix" in info.value.where, str(info.value)
+    assert_true(ex, f"W_{layer + 1}" in info.value.where and "suffix" in info.value.where, name="singular_layer",
+                what=f"the error names the suffix holding W_{layer + 1}", seen=str(info.value))
 
 
 @given(case=lemma1_cases(ratios=LARGE_RATIOS))
@@ -74,7 +83,9 @@ def test_assumption_linear_generic_targets(case):
         c = construct_linear(inst.weights, inst.target, R)
     except AssumptionViolated as err:
         regime("hypothesis fails: construction refused")
-        assert err.ratio is not None and err.ratio < max(err.threshold, SINGULARITY_THRESHOLD), f"{err}; {ex.where()}"
+        assert_true(ex, err.ratio is not None and err.ratio < max(err.threshold, SINGULARITY_THRESHOLD),
+                    name="generic_targets", what="a refusal reports a σ_min/σ_max below the threshold it applied",
+                    seen=str(err))
         return
     worst = min((s.ratio for s in c.solves), default=1.0)
     regime("hypothesis holds, worst σ_min/σ_max " + ("< 1e-6" if worst < 1e-6 else "≥ 1e-6"))
@@ -82,10 +93,11 @@ def test_assumption_linear_generic_targets(case):
     rank_E = numerical_rank(s=s, scale=c.operand_scale)
     err, tol = spectral_norm(c.residual()), c.tolerance()
     if R * inst.depth >= rank_E:
-        check_close(ex, "value", err, 0.0, tol, "spectral error (exact regime, generic target)")
+        assert_close(ex, err, expected=0.0, tol=tol, name="value", what="spectral error (exact regime, generic target)")
     else:
         predicted = F.evaluate_error(F.LEMMA1_SPECTRAL_ERROR, {F.R: R, F.L: inst.depth}, s)
-        check_close(ex, "value", err, predicted, tol, "spectral error vs σ_{RL+1}(E) (generic target)")
+        assert_close(ex, err, expected=predicted, tol=tol, name="value",
+                     what="spectral error vs σ_{RL+1}(E) (generic target)")
 
 
 @given(case=lemma1_cases())
@@ -109,8 +121,11 @@ def test_assumption_linear_holds_by_construction(case):
         for name, M in solved:
             sv = singular_values(M)
             ratio = float(sv[-1] / sv[0])
-            assert ratio >= min(guaranteed, 1.0) * (1 - 1e-9), (
-                f"{CLAIM}.holds: {name} has σ_min/σ_max = {ratio:.3e}, below the generator's guarantee "
-                f"{guaranteed:.3e}; {ex.where()}")
+            assert_true(ex, ratio >= min(guaranteed, 1.0) * (1 - 1e-9), name="holds",
+                        what=f"σ_min/σ_max of the {name} ≥ the generator's guarantee {guaranteed:.3e} "
+                             "(to 1e-9 relative)",
+                        seen=f"σ_min/σ_max = {ratio:.3e}")
     for rec in c.solves:  # the construction's own certificates (exact or guaranteed bounds) are consistent
-        assert rec.ratio >= SINGULARITY_THRESHOLD, f"{rec}; {ex.where()}"
+        assert_true(ex, rec.ratio >= SINGULARITY_THRESHOLD, name="holds",
+                    what=f"the construction's own record of a solve passes the threshold {SINGULARITY_THRESHOLD:g}",
+                    seen=str(rec))

@@ -1,4 +1,8 @@
-"""Claim ``eym`` — Eckart–Young–Mirsky, as used in arXiv 2310.17513 v3, Lemma 1."""
+"""Claim ``eym`` — Eckart–Young–Mirsky, the best rank-r approximation LR_r(A) that arXiv 2310.17513 v3 uses from its
+notation (Sec. 2) on and in Lemma 1, p. 3: the truncated SVD leaves ‖A − LR_r(A)‖₂ = σ_{r+1}(A) (0 for r ≥ D)."""
+
+from __future__ import annotations
+
 import pytest
 import torch
 from hypothesis import given
@@ -6,10 +10,11 @@ from hypothesis import strategies as st
 
 from lora_theory.numerics import singular_values, spectral_norm, truncated_svd, unit_roundoff
 from lora_theory.random_matrices import generator, matrix_with_singular_values
-from lora_theory.testing.assertions import Example, check_close
+from lora_theory.testing.assertions import Example, assert_close
 from lora_theory.tolerance import chain_tolerance
 
 pytestmark = pytest.mark.eym
+
 
 @given(D=st.integers(1, 12), r=st.integers(0, 12), seed=st.integers(0, 2**32 - 1))
 def test_eym_value(D, r, seed):
@@ -19,5 +24,5 @@ def test_eym_value(D, r, seed):
     err, sv = spectral_norm(A - B @ At), singular_values(A)
     tol = chain_tolerance(unit_roundoff=unit_roundoff(A.dtype), width=D, depth=1,  # the one tolerance model
                           product_scale=float(sv[0]), discrepancy_norm=float(sv[0]))
-    check_close(Example("eym", f"D={D} r={r} seed={seed}"), "value", err,
-                float(sv[r]) if r < D else 0.0, tol, "‖A − LR_r(A)‖₂ vs σ_{r+1}")
+    assert_close(Example("eym", f"D={D} r={r} seed={seed}"), err, expected=float(sv[r]) if r < D else 0.0, tol=tol,
+                 name="value", what="‖A − LR_r(A)‖₂ vs σ_{r+1}(A)")

@@ -1,6 +1,8 @@
-"""Claim ``lemma1`` — arXiv 2310.17513 v3, Lemma 1: for a linear chain, the best rank-R adapters reach
-‖∏(W_l + ΔW_l) − W̄‖₂ = σ_{RL+1}(E) (Frobenius: the tail energy), so the adaptation is exact iff R ≥ ⌈rank(E)/L⌉;
-no adapters of rank ≤ R do better (lower bound, no assumption needed)."""
+"""Claim ``lemma1`` — arXiv 2310.17513 v3, Lemma 1, p. 3 (detailed version: Lemma 7, p. 20).
+
+For a linear chain whose frozen layers and adapted prefixes ∏W + LR_r(E) are non-singular, the best rank-R
+adapters reach ‖∏(W_l + ΔW_l) − W̄‖₂ = σ_{RL+1}(E) (Frobenius: the tail energy), so the adaptation is exact iff
+R ≥ ⌈rank(E)/L⌉, and no adapters of rank ≤ R do better (the lower bound needs no assumption)."""
 
 from __future__ import annotations
 
@@ -17,20 +19,23 @@ from lora_theory.adapters import adapted_product
 from lora_theory.claims import get_claim
 from lora_theory.constructions.linear import construct_linear
 from lora_theory.errors import SingularityError
-from lora_theory.exact.linear import build_integer_instance, certify_linear
+from lora_theory.exact.linear import build_integer_linear_instance, certify_linear
 from lora_theory.numerics import numerical_rank, singular_values, spectral_norm, unit_roundoff
 from lora_theory.testing.adversaries import adam_adapters, random_adapters
 from lora_theory.testing.assertions import (
     Example,
-    check_at_least,
-    check_at_most,
-    check_below,
-    check_close,
-    check_exact,
-    check_not_exact,
+    assert_above,
+    assert_at_least,
+    assert_at_most,
+    assert_below,
+    assert_close,
+    assert_equal,
+    assert_exact,
+    assert_not_exact,
     regime,
 )
-from lora_theory.testing.strategies import LinearCase, build_linear_instance, lemma1_cases, linear_instances, seeds
+from lora_theory.testing.instances import LinearCase, build_linear_instance
+from lora_theory.testing.strategies import lemma1_cases, linear_instances, seeds
 from lora_theory.tolerance import chain_tolerance
 
 pytestmark = pytest.mark.lemma1
@@ -75,12 +80,14 @@ def test_lemma1_value(case):
     predicted = F.evaluate_error(claim.formulas["spectral_error"], values, s_num)
     predicted_F = F.evaluate_error(claim.formulas["frobenius_error"], values, s_num)
     if R >= threshold:
-        check_exact(ex, "value", err, tol, "spectral error ‖∏W̃ − W̄‖₂")
-        check_exact(ex, "frobenius", err_F, tol_F, "Frobenius error ‖∏W̃ − W̄‖_F")
+        assert_exact(ex, err, tol=tol, name="value", what="spectral error ‖∏W̃ − W̄‖₂")
+        assert_exact(ex, err_F, tol=tol_F, name="frobenius", what="Frobenius error ‖∏W̃ − W̄‖_F")
     else:
-        check_close(ex, "value", err, predicted, tol, "spectral error ‖∏W̃ − W̄‖₂ vs σ_{RL+1}(E)")
-        check_close(ex, "frobenius", err_F, predicted_F, tol_F, "Frobenius error vs tail energy")
-        check_not_exact(ex, "value", err, tol, "spectral error")
+        assert_close(ex, err, expected=predicted, tol=tol, name="value",
+                     what="spectral error ‖∏W̃ − W̄‖₂ vs σ_{RL+1}(E)")
+        assert_close(ex, err_F, expected=predicted_F, tol=tol_F, name="frobenius",
+                     what="Frobenius error vs tail energy")
+        assert_not_exact(ex, err, tol=tol, name="value", what="spectral error")
     target(err / tol.value if R >= threshold else abs(err - predicted) / tol.value, label="residual/tolerance")
 
 
@@ -94,13 +101,14 @@ def test_lemma1_threshold(inst):
     R = F.evaluate_integer(claim.formulas["threshold"], {F.R_E: rank_E, F.L: inst.depth})
     ex = Example(CLAIM, inst.repro(), {"rank(E)": rank_E, "threshold": R})
     at = construct_linear(inst.weights, inst.target, R)
-    check_exact(ex, "threshold", spectral_norm(at.residual()), at.tolerance(), f"adaptation at R = {R}")
+    assert_exact(ex, spectral_norm(at.residual()), tol=at.tolerance(), name="threshold", what=f"adaptation at R = {R}")
     below = construct_linear(inst.weights, inst.target, [R - 1] * inst.depth)
     err = spectral_norm(below.residual())
     tol = below.tolerance()
     predicted = F.evaluate_error(claim.formulas["spectral_error"], {F.R: R - 1, F.L: inst.depth}, s)
-    check_close(ex, "threshold", err, predicted, tol, f"error at R − 1 = {R - 1} vs σ_{{(R−1)L+1}}(E)")
-    check_not_exact(ex, "threshold", err, tol, f"adaptation at R − 1 = {R - 1}")
+    assert_close(ex, err, expected=predicted, tol=tol, name="threshold",
+                 what=f"error at R − 1 = {R - 1} vs σ_{{(R−1)L+1}}(E)")
+    assert_not_exact(ex, err, tol=tol, name="threshold", what=f"adaptation at R − 1 = {R - 1}")
     regime(f"threshold R = {R}" if R <= 2 else "threshold R ≥ 3")
 
 
@@ -113,10 +121,11 @@ def test_lemma1_adapter_rank(case, data):
     c = construct_linear(inst.weights, inst.target, R)
     active = math.ceil(rank_E / R)
     for l, pair in enumerate(c.adapters):
-        check_at_most(ex, "adapter_rank", pair.rank, R, f"inner dimension of adapter {l + 1}")
-        check_at_most(ex, "adapter_rank", pair.numerical_rank(), R, f"numerical rank of ΔW_{l + 1}")
+        assert_at_most(ex, pair.rank, bound=R, name="adapter_rank", what=f"inner dimension of adapter {l + 1}")
+        assert_at_most(ex, pair.numerical_rank(), bound=R, name="adapter_rank", what=f"numerical rank of ΔW_{l + 1}")
         if l >= active:
-            check_at_most(ex, "adapter_rank", pair.rank, 0, f"adapter {l + 1} (past ⌈rank(E)/R⌉ = {active})")
+            assert_at_most(ex, pair.rank, bound=0, name="adapter_rank",
+                           what=f"adapter {l + 1} (past ⌈rank(E)/R⌉ = {active})")
     regime("some layers idle" if active < inst.depth else "all layers used")
 
 
@@ -133,9 +142,9 @@ def _any_adapter_bound_check(ex, inst, pairs, s, k):
                           discrepancy_norm=float(s[0]))
     bound = float(s[k]) if k < s.shape[0] else 0.0
     bound_F = float(torch.linalg.vector_norm(s[k:])) if k < s.shape[0] else 0.0
-    check_at_least(ex, "lower_bound", err, bound, tol, f"spectral error of rank-≤{k} adapters")
-    check_at_least(ex, "lower_bound", err_F, bound_F, tol.scaled(math.sqrt(inst.width), "Frobenius"),
-                   f"Frobenius error of rank-≤{k} adapters")
+    assert_at_least(ex, err, bound=bound, tol=tol, name="lower_bound", what=f"spectral error of rank-≤{k} adapters")
+    assert_at_least(ex, err_F, bound=bound_F, tol=tol.scaled(math.sqrt(inst.width), "Frobenius"), name="lower_bound",
+                    what=f"Frobenius error of rank-≤{k} adapters")
     return err, bound
 
 
@@ -170,8 +179,8 @@ def test_lemma1_exact_certificate(D, L, k, R, seed):
     """In rational arithmetic: ∏(W_l + B_l A_l) == W̄ iff R ≥ ⌈rank(E)/L⌉, rank(ΔW_l) ≤ R, and below the
     threshold the residual has rank exactly rank(E) − RL (equality, no tolerance)."""
     k, R = min(k, D), min(R, D)
-    Ws, Wbar = build_integer_instance(D, L, k, seed)
-    ex = Example(CLAIM, f"build_integer_instance({D}, {L}, {k}, {seed}); certify_linear(Ws, Wbar, {R})")
+    Ws, Wbar = build_integer_linear_instance(D, L, k, seed)
+    ex = Example(CLAIM, f"build_integer_linear_instance({D}, {L}, {k}, {seed}); certify_linear(Ws, Wbar, {R})")
     try:
         cert = certify_linear(Ws, Wbar, R)
     except SingularityError:  # an exactly singular prefix: the hypothesis fails, nothing to certify
@@ -179,10 +188,12 @@ def test_lemma1_exact_certificate(D, L, k, R, seed):
         return
     threshold = F.evaluate_integer(get_claim(CLAIM).formulas["threshold"], {F.R_E: cert.discrepancy_rank, F.L: L})
     regime(_regime(R, threshold))
-    assert cert.equal == (R >= threshold), f"{cert.summary()}; threshold {threshold}; {ex.where()}"
-    assert cert.residual_rank == max(cert.discrepancy_rank - R * L, 0), f"{cert.summary()}; {ex.where()}"
+    assert_equal(ex, cert.equal, expected=R >= threshold, name="exact_certificate",
+                 what=f"∏(W_l + B_l A_l) == W̄ exactly iff R ≥ threshold {threshold} ({cert.summary()})")
+    assert_equal(ex, cert.residual_rank, expected=max(cert.discrepancy_rank - R * L, 0), name="exact_certificate",
+                 what=f"exact rank of the residual = max(rank(E) − RL, 0) ({cert.summary()})")
     for l, r in enumerate(cert.delta_ranks):
-        check_at_most(ex, "exact_certificate", r, R, f"exact rank of ΔW_{l + 1}")
+        assert_at_most(ex, r, bound=R, name="exact_certificate", what=f"exact rank of ΔW_{l + 1}")
 
 
 @given(case=lemma1_cases(), sign=st.sampled_from([-1.0, 1.0]), seed=seeds())
@@ -190,6 +201,7 @@ def test_lemma1_resolution(case, sign, seed):
     """The exactness check rejects an adaptation that misses its target by 1e-8 relative (rank one): a check whose
     tolerance is loose enough to accept that could not tell a wrong construction from rounding."""
     inst = case.instance
+    ex = Example(CLAIM, f"{case.repro()}, sign={sign}, seed={seed}")
     c = construct_linear(inst.weights, inst.target, [inst.width] * inst.depth)
     tol = c.tolerance()
     g = torch.Generator().manual_seed(seed)
@@ -197,9 +209,10 @@ def test_lemma1_resolution(case, sign, seed):
     v = torch.randn(1, inst.width, generator=g, dtype=torch.float64)
     shift = sign * 1e-8 * tol.scale * (u @ v) / (torch.linalg.vector_norm(u) * torch.linalg.vector_norm(v))
     missed = spectral_norm(c.adapted_product() - (inst.target + shift))
-    assert missed > tol.value, (
-        f"lemma1.resolution: an adaptation off by {missed:.3e} (1e-8 relative) passes the exactness tolerance "
-        f"{tol}; reproduce: {case.repro()}, seed={seed}")
+    # assert_above, not assert_not_exact: this 1e-8 miss is made up here, it says nothing about the generators'
+    # gaps, so it must not enter the separation ratio.
+    assert_above(ex, missed, bound=0.0, tol=tol, name="resolution",
+                 what="an adaptation off by 1e-8 relative, which the exactness tolerance must reject")
 
 
 def test_lemma1_large_width_on_device():
@@ -214,7 +227,8 @@ def test_lemma1_large_width_on_device():
     weights = [w.to(device) for w in inst.weights]
     c = construct_linear(weights, inst.target.to(device), D // L)
     ex = Example(CLAIM, f"{inst.repro()}, R={D // L}, device={device}")
-    # check_below, not check_exact: the u·D² tolerance at D = 128..4096 is relatively larger than the small-D ones,
+    # assert_below, not assert_exact: the u·D² tolerance at D = 128..4096 is relatively larger than the small-D ones,
     # and a single large instance says nothing about how far apart exact and inexact are (the separation ratio).
-    check_below(ex, "large_width", spectral_norm(c.residual()), 0.0, c.tolerance(), f"residual at D = {D} on {device}")
-    assert c.adapters[0].B.device.type == device
+    assert_below(ex, spectral_norm(c.residual()), bound=0.0, tol=c.tolerance(), name="large_width",
+                 what=f"residual at D = {D} on {device}")
+    assert_equal(ex, c.adapters[0].B.device.type, expected=device, name="large_width", what="device of the factors")

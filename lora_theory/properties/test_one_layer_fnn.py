@@ -1,5 +1,7 @@
-"""Claim ``one_layer_fnn`` — arXiv 2310.17513 v3, appendix lemma for L̄ = 1: LoRA adapters and biases make the frozen
-FNN compute ReLU((∏W + LR_{min(RL, R_E)}(E))x + b̄) on a bounded domain for every R; exact iff R ≥ ⌈R_E/L⌉."""
+"""Claim ``one_layer_fnn`` — arXiv 2310.17513 v3, Lemma 2, p. 5 (detailed version: Lemma 9, p. 25).
+
+For a one-layer target (L̄ = 1), LoRA adapters and biases make the frozen FNN compute
+ReLU((∏W + LR_{min(RL, R_E)}(E))x + b̄) on a bounded domain for every R; exact iff R ≥ ⌈R_E/L⌉."""
 
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ from lora_theory.analysis.fnn import block_discrepancies
 from lora_theory.claims import get_claim
 from lora_theory.constructions.fnn import construct_fnn
 from lora_theory.numerics import spectral_norm
-from lora_theory.testing.assertions import Example, check_close, check_exact, check_not_exact, regime
+from lora_theory.testing.assertions import Example, assert_close, assert_exact, assert_not_exact, regime
 from lora_theory.testing.fnn import domain_points
-from lora_theory.testing.strategies import build_fnn_instance, fnn_instances
+from lora_theory.testing.instances import build_fnn_instance
+from lora_theory.testing.strategies import fnn_instances
 
 pytestmark = pytest.mark.one_layer_fnn
 CLAIM = "one_layer_fnn"
@@ -38,14 +41,14 @@ def test_one_layer_fnn_formula(inst, data):
     expected = torch.relu(h) if inst.frozen.final_relu else h
     err = float(torch.linalg.vector_norm(c.adapted()(X) - expected, dim=1).max())
     ex = Example(CLAIM, f"{inst.repro()}, R={R}", {"rank(E)": blk.rank})
-    check_exact(ex, "formula", err, c.tolerance(), "‖f(x) − ReLU((∏W + LR_k(E))x + b̄)‖₂")
+    assert_exact(ex, err, tol=c.tolerance(), name="formula", what="‖f(x) − ReLU((∏W + LR_k(E))x + b̄)‖₂")
     threshold = F.evaluate_integer(claim.formulas["threshold"], {F.R_E: blk.rank, F.L: L})
     to_target = spectral_norm(realised - inst.target.weights[0])
     if R >= threshold:
         regime("at or above ⌈R_E/L⌉")
-        check_exact(ex, "formula", to_target, c.blocks[0].linear.tolerance(), "‖∏W + LR_k(E) − W̄‖₂")
+        assert_exact(ex, to_target, tol=c.blocks[0].linear.tolerance(), name="formula", what="‖∏W + LR_k(E) − W̄‖₂")
     else:
         regime("below ⌈R_E/L⌉")
-        check_close(ex, "formula", to_target, float(s[k]), c.blocks[0].linear.tolerance(),
-                    "‖∏W + LR_k(E) − W̄‖₂ vs σ_{k+1}(E)")
-        check_not_exact(ex, "formula", to_target, c.blocks[0].linear.tolerance(), f"weights at R = {R}")
+        assert_close(ex, to_target, expected=float(s[k]), tol=c.blocks[0].linear.tolerance(), name="formula",
+                     what="‖∏W + LR_k(E) − W̄‖₂ vs σ_{k+1}(E)")
+        assert_not_exact(ex, to_target, tol=c.blocks[0].linear.tolerance(), name="formula", what=f"weights at R = {R}")

@@ -1,6 +1,8 @@
-"""Claim ``tfn_gap`` — arXiv 2310.17513 v3, Theorem 7 (functionality gap): G_i, computed from the SPEC §6.11 formula
-(value/output and score discrepancies seen through W_1 and the previous block's W_2; the output layer for
-G_{L+1}), equals the ranks of the discrepancies the construction actually factorises, and G_i ≤ D."""
+"""Claim ``tfn_gap`` — arXiv 2310.17513 v3, Theorem 7, p. 8 (the rank-based functionality gap G_i, eq. (23), p. 38).
+
+G_i — the ranks of the score and value/output discrepancies seen through W_1 and the previous block's W_2, and of
+the output layer's for G_{L+1} — equals the ranks of the discrepancies the construction actually factorises, and
+G_i ≤ D."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from hypothesis import example, given
 
 from lora_theory.constructions.tfn import construct_tfn, tfn_gaps
 from lora_theory.errors import SingularityError
-from lora_theory.testing.assertions import Example, check_at_most, regime
-from lora_theory.testing.strategies import build_tfn_instance, tfn_instances
+from lora_theory.testing.assertions import Example, assert_at_most, assert_equal, regime
+from lora_theory.testing.instances import build_tfn_instance
+from lora_theory.testing.strategies import tfn_instances
 
 pytestmark = pytest.mark.tfn_gap
 CLAIM = "tfn_gap"
@@ -27,10 +30,10 @@ def test_tfn_gap_matches_construction(inst):
     except SingularityError:
         regime("non-singularity fails numerically (hypothesis not met)")
         return
-    assert c.chain_gaps() == gaps, f"{CLAIM}.matches_construction: formula {gaps} vs chains {c.chain_gaps()}; " \
-                                   f"{ex.where()}"
+    assert_equal(ex, c.chain_gaps(), expected=gaps, name="matches_construction",
+                 what="ranks of the discrepancies the construction factorises vs the formula's G_i")
     for g in gaps:
-        check_at_most(ex, "le_D", g, inst.frozen.width, "G_i")
+        assert_at_most(ex, g, bound=inst.frozen.width, name="le_D", what="G_i")
     regime("low-gap target" if inst.gap_rank is not None else "random target")
 
 
@@ -40,5 +43,6 @@ def test_tfn_gap_lowgap_values(inst):
     k, D = inst.gap_rank, inst.frozen.width
     gaps = tfn_gaps(inst.frozen, inst.target)
     expected = (min(2 * k, D),) * inst.frozen.depth + (k,)
-    assert gaps == expected, f"{CLAIM}.lowgap: G = {gaps}, expected {expected}; reproduce: {inst.repro()}"
+    assert_equal(Example(CLAIM, inst.repro()), gaps, expected=expected, name="lowgap",
+                 what=f"G for rank-{k} moves of Q, K, V, O and W_o")
     regime(f"k = {k}")

@@ -1,7 +1,10 @@
-"""Claim ``theorem5`` — arXiv 2310.17513 v3, Theorem 5: below the threshold, the Theorem 3 construction with
-per-block weights ∏_{P_i}W + LR_{RM}(E_i) has mean error E‖f(x) − f̄(x)‖₂ at most the provable bound (b) (√tr Σ
-form) and the tight spectral bound (c) of SPEC §6.9, with ε_i = σ_{RM+1}(E_i); ε_i and every bound are
-non-increasing in R and vanish at the threshold R ≥ ⌈max_i rank(E_i)/M⌉.
+"""Claim ``theorem5`` — arXiv 2310.17513 v3, Theorem 5, p. 6 (proof pp. 29–31).
+
+Below the threshold, the Theorem 3 construction with per-block weights ∏_{P_i}W + LR_{RM}(E_i) has mean error
+E‖f(x) − f̄(x)‖₂ at most the provable bound (b) — the printed form with √tr Σ in place of √‖Σ‖_F, since the proof's
+step E‖x‖₂ = √‖Σ‖_F (App. C.1, p. 19) is false in general — and at most the tight spectral bound (c), the proof's
+recursion (21) with spectral norms (:mod:`lora_theory.analysis.bounds`), with ε_i = σ_{RM+1}(E_i); ε_i and every
+bound are non-increasing in R and vanish at the threshold R ≥ ⌈max_i rank(E_i)/M⌉.
 
 Every bound is evaluated on the empirical measure of the evaluation set X (uniform samples of the domain plus its
 adversarial points), Σ̂ = XᵀX/n, so each inequality holds deterministically for that measure; the only slack is the
@@ -25,8 +28,9 @@ from lora_theory.domains import Ball, Domain
 from lora_theory.errors import SingularityError
 from lora_theory.models import ReLUFNN
 from lora_theory.random_matrices import generator
-from lora_theory.testing.assertions import Example, check_at_most, check_below, check_exact, regime
-from lora_theory.testing.strategies import build_fnn_instance, fnn_instances, seeds
+from lora_theory.testing.assertions import Example, assert_at_most, assert_below, assert_exact, regime
+from lora_theory.testing.instances import build_fnn_instance
+from lora_theory.testing.strategies import fnn_instances, seeds
 from lora_theory.tolerance import Tolerance
 
 pytestmark = pytest.mark.theorem5
@@ -62,8 +66,9 @@ def case_of(inst, rank: int, input_seed: int = 0) -> Case:
 
 
 def adversarial_case(seed: int, rank: int = 1) -> Case:
-    """SPEC §6.9's adversarial instance: D = 64, L̄ = L = 1, W_1 = −I, b = b̄ = 0, W̄_1 entries 0.01·N(0, 1/D),
-    domain the ball of radius 8 (the construction violates the printed bound (a) here, not (b) or (c))."""
+    """The adversarial instance of ``properties/test_theorem5_printed.py``: D = 64, L̄ = L = 1, W_1 = −I,
+    b = b̄ = 0, W̄_1 entries 0.01·N(0, 1/D), domain the ball of radius 8 (the construction violates the printed
+    bound (a) here, not (b) or (c))."""
     D = 64
     gen = generator(seed)
     Wbar = 0.01 * torch.randn(D, D, generator=gen, dtype=torch.float64) / math.sqrt(D)
@@ -114,7 +119,7 @@ def build(case: Case) -> FNNConstruction | None:
         return None
 
 
-def check_bound(case: Case, form: str, what: str) -> None:
+def _assert_mean_error_below(case: Case, form: str, what: str) -> None:
     c = build(case)
     if c is None:
         return
@@ -126,7 +131,7 @@ def check_bound(case: Case, form: str, what: str) -> None:
     regime(regime_name(case.rank, thr))
     ex = Example(CLAIM, case.repro(), {"R": case.rank, "threshold": thr,
                                        "ε": "[" + ", ".join(f"{e:.3g}" for e in inputs.epsilons) + "]"})
-    check_below(ex, form, err, bound, c.tolerance(), f"mean error E‖f(x) − f̄(x)‖₂ vs {what}")
+    assert_below(ex, err, bound=bound, tol=c.tolerance(), name=form, what=f"mean error E‖f(x) − f̄(x)‖₂ vs {what}")
     if bound > 0 and case.rank < thr:
         target(err / bound, label=f"mean error / bound ({form})")
 
@@ -138,20 +143,20 @@ def check_bound(case: Case, form: str, what: str) -> None:
 @example(case=case_of(build_fnn_instance(6, 5, 2, seed=3), 2)).via("remainder layer in the last block")
 @example(case=case_of(build_fnn_instance(6, 4, 2, (3, 1), seed=4), 1)).via("designed ranks (3, 1), R = 1")
 @example(case=case_of(build_fnn_instance(1, 1, 1, seed=5), 1)).via("D = 1 (at threshold)")
-@example(case=adversarial_case(0)).via("SPEC §6.9 adversarial instance (violates the printed form only)")
+@example(case=adversarial_case(0)).via("adversarial instance (violates the printed form only)")
 def test_theorem5_tight(case):
     """Mean error ≤ (c) Σ_i ∏_{k>i}(‖W̄_k‖₂ + ε_k)·ε_i·m_{i−1} + rounding tolerance, for every R."""
-    check_bound(case, "tight", "the tight spectral bound (c)")
+    _assert_mean_error_below(case, "tight", "the tight spectral bound (c)")
 
 
 @given(case=theorem5_cases())
 @example(case=case_of(build_fnn_instance(8, 1, 1, seed=0), 7)).via("one direction short: RM + 1 = rank(E) = D")
 @example(case=case_of(build_fnn_instance(8, 4, 2, seed=2), 3)).via("L̄ = 2, M = 2, one below threshold")
 @example(case=case_of(build_fnn_instance(6, 5, 3, seed=6), 1)).via("L̄ = 3, remainder layers")
-@example(case=adversarial_case(0)).via("SPEC §6.9 adversarial instance (violates the printed form only)")
+@example(case=adversarial_case(0)).via("adversarial instance (violates the printed form only)")
 def test_theorem5_variant(case):
     """Mean error ≤ (b) β_var·Σ_i max_k(‖W̄_k‖_F + ε_k)^{L̄−i}·ε_i (√tr Σ in β_var) + rounding tolerance."""
-    check_bound(case, "variant", "the provable variant (b)")
+    _assert_mean_error_below(case, "variant", "the provable variant (b)")
 
 
 def _bound_tolerance(form: str, inputs: BoundInputs, c: FNNConstruction) -> Tolerance:
@@ -185,17 +190,18 @@ def test_theorem5_monotone(inst, input_seed):
         ex = Example(CLAIM, case.repro(), {"R": R, "threshold": thr})
         if prev is not None:
             for i, (e, e_prev) in enumerate(zip(inputs.epsilons, prev[0])):
-                check_at_most(ex, "monotone", e, e_prev, f"ε_{i + 1} at R = {R} (vs {e_prev:.6e} at R − 1)")
+                assert_at_most(ex, e, bound=e_prev, name="monotone",
+                               what=f"ε_{i + 1} at R = {R} (vs {e_prev:.6e} at R − 1)")
             for form in FORMS:
-                check_at_most(ex, "monotone", bounds[form], prev[1][form],
-                              f"bound ({form}) at R = {R} (vs {prev[1][form]:.6e} at R − 1)")
+                assert_at_most(ex, bounds[form], bound=prev[1][form], name="monotone",
+                               what=f"bound ({form}) at R = {R} (vs {prev[1][form]:.6e} at R − 1)")
         if R >= thr:
             for i, b in enumerate(c.blocks):
-                check_exact(ex, "monotone", b.epsilon, b.linear.tolerance(),
-                            f"ε_{i + 1} = σ_{{RM+1}}(E_{i + 1}) at R = {R} ≥ threshold {thr}")
+                assert_exact(ex, b.epsilon, tol=b.linear.tolerance(), name="monotone",
+                             what=f"ε_{i + 1} = σ_{{RM+1}}(E_{i + 1}) at R = {R} ≥ threshold {thr}")
             for form in FORMS:
-                check_exact(ex, "monotone", bounds[form], _bound_tolerance(form, inputs, c),
-                            f"bound ({form}) at R = {R} ≥ threshold {thr}")
+                assert_exact(ex, bounds[form], tol=_bound_tolerance(form, inputs, c), name="monotone",
+                             what=f"bound ({form}) at R = {R} ≥ threshold {thr}")
         prev = (inputs.epsilons, bounds)
     if thr is not None:
         regime("some R below threshold" if thr > 1 else "every R at or above threshold")

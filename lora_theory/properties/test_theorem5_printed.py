@@ -1,8 +1,10 @@
-"""Claim ``theorem5_printed`` — arXiv 2310.17513 v3, Theorem 5, the printed bound (a) as reconstructed in SPEC §6.9:
-β·Σ_i max_k(‖W̄_k‖_F + ε_k)^{L̄−i}·ε_i with β = max_i(√‖Σ‖_F∏_{j≤i}‖W̄_j‖_F + Σ_{j≤i}∏_{k=j+1}^{i−1}‖W̄_k‖_F‖b̄_j‖₂)
-∨ √‖Σ‖_F. The construction stays below it on typical random draws, but exceeds it on the adversarial instance
-(D = 64, W_1 = −I, R = 1): the step E‖x‖ ≤ √‖Σ‖_F is false. That does not refute the existential claim: a
-zero-output adapter beats (a) there, and the provable variant (b) holds for the construction.
+"""Claim ``theorem5_printed`` — arXiv 2310.17513 v3, Theorem 5, p. 6, the bound exactly as printed (β with √‖Σ‖_F).
+
+The printed bound (a) is β·Σ_i max_k(‖W̄_k‖_F + ε_k)^{L̄−i}·ε_i with
+β = max_i(√‖Σ‖_F∏_{j≤i}‖W̄_j‖_F + Σ_{j≤i}∏_{k=j+1}^{i−1}‖W̄_k‖_F‖b̄_j‖₂) ∨ √‖Σ‖_F. The construction stays below it on
+typical random draws, but exceeds it on an adversarial instance (D = 64, W_1 = −I, R = 1): the proof's step
+E‖x‖₂ = √‖Σ‖_F (from "‖A‖_F = tr(A) for symmetric A", App. C.1, p. 19) is false. That does not refute the
+existential claim: a zero-output adapter beats (a) there, and the provable variant (b) holds for the construction.
 """
 
 from __future__ import annotations
@@ -21,14 +23,22 @@ from lora_theory.errors import SingularityError
 from lora_theory.models import ReLUFNN
 from lora_theory.numerics import spectral_norm, unit_roundoff
 from lora_theory.random_matrices import generator
-from lora_theory.testing.assertions import Example, check_above, check_below, check_exact, check_strictly_below, regime
-from lora_theory.testing.strategies import FNNInstance, build_fnn_instance, fnn_instances, seeds
+from lora_theory.testing.assertions import (
+    Example,
+    assert_above,
+    assert_below,
+    assert_exact,
+    assert_strictly_below,
+    regime,
+)
+from lora_theory.testing.instances import FNNInstance, build_fnn_instance
+from lora_theory.testing.strategies import fnn_instances, seeds
 from lora_theory.tolerance import LAPACK_TOLMUL, Tolerance
 
 pytestmark = pytest.mark.theorem5_printed
 CLAIM = "theorem5_printed"
 N_SAMPLE = 128
-#: the adversarial instance of SPEC §6.9
+#: the adversarial instance: width, radius of the input sphere, number of inputs
 ADV_WIDTH, ADV_RADIUS, ADV_INPUTS = 64, 8.0, 2000
 
 
@@ -67,14 +77,16 @@ def test_theorem5_printed_typical(case):
     below = not c.is_exact_in_theory()
     regime("below threshold" if below else "at or above threshold")
     ex = Example(CLAIM, repro, {"R": R, "ε": "[" + ", ".join(f"{e:.3g}" for e in inputs.epsilons) + "]"})
-    check_below(ex, "printed_typical", err, bound, c.tolerance(), "mean error E‖f(x) − f̄(x)‖₂ vs printed bound (a)")
+    assert_below(ex, err, bound=bound, tol=c.tolerance(), name="printed_typical",
+                 what="mean error E‖f(x) − f̄(x)‖₂ vs printed bound (a)")
     if below and bound > 0:
         target(err / bound, label="mean error / bound (printed)")
 
 
 def adversarial_instance(seed: int) -> tuple[ReLUFNN, ReLUFNN, Ball, torch.Tensor]:
-    """SPEC §6.9: D = 64, L̄ = L = 1, W_1 = −I, b = b̄ = 0, W̄_1 entries 0.01·N(0, 1/D), and n = 2000 inputs
-    uniform on the sphere of radius 8 (Σ = I in expectation, tr Σ̂ = 64 exactly), from one seeded local generator."""
+    """Where the printed β is too small: D = 64, L̄ = L = 1, W_1 = −I, b = b̄ = 0, W̄_1 entries 0.01·N(0, 1/D), and
+    n = 2000 inputs uniform on the sphere of radius 8 (Σ = I in expectation, tr Σ̂ = 64 exactly), from one seeded
+    local generator."""
     D = ADV_WIDTH
     gen = generator(seed)
     Wbar = 0.01 * torch.randn(D, D, generator=gen, dtype=torch.float64) / math.sqrt(D)
@@ -106,15 +118,18 @@ def test_theorem5_printed_adversarial(seed):
                         f"construct_fnn(frozen, target, 1, Ball(64, 8.0))",
                  {"ε_1": f"{inputs.epsilons[0]:.4f}", "error": f"{err:.4f}", "(a)": f"{bounds['printed']:.4f}",
                   "(b)": f"{bounds['variant']:.4f}", "(c)": f"{bounds['tight']:.4f}", "zero-output": f"{zero_err:.4f}"})
-    regime("adversarial instance (SPEC §6.9)")
+    regime("adversarial instance (Σ = I: tr Σ = 64 vs ‖Σ‖_F = 8)")
 
-    check_above(ex, "adversarial", err, bounds["printed"], tol, "construction's mean error vs printed bound (a)")
-    check_below(ex, "adversarial", err, bounds["variant"], tol, "construction's mean error vs provable bound (b)")
-    check_below(ex, "adversarial", err, bounds["tight"], tol, "construction's mean error vs tight bound (c)")
+    assert_above(ex, err, bound=bounds["printed"], tol=tol, name="adversarial",
+                 what="construction's mean error vs printed bound (a)")
+    assert_below(ex, err, bound=bounds["variant"], tol=tol, name="adversarial",
+                 what="construction's mean error vs provable bound (b)")
+    assert_below(ex, err, bound=bounds["tight"], tol=tol, name="adversarial",
+                 what="construction's mean error vs tight bound (c)")
     u, D = unit_roundoff(torch.float64), ADV_WIDTH
     out_tol = Tolerance(ADV_RADIUS * norm * u * (D + D * D + 2 * LAPACK_TOLMUL), ADV_RADIUS * norm,
                         "ρ‖W̃‖₂·u·(D + D² + 2·TOLMUL) (rounding of W̃x and of the computed ‖W̃‖₂)",
                         {"u": u, "D": D, "ρ‖W̃‖₂": ADV_RADIUS * norm})
-    check_exact(ex, "adversarial", zero_out, out_tol, "largest output of the zero-output model")
-    check_strictly_below(ex, "adversarial", zero_err, bounds["printed"], tol,
-                          "the zero-output model's mean error E‖ReLU(W̄_1x)‖₂ vs printed bound (a)")
+    assert_exact(ex, zero_out, tol=out_tol, name="adversarial", what="largest output of the zero-output model")
+    assert_strictly_below(ex, zero_err, bound=bounds["printed"], tol=tol, name="adversarial",
+                          what="the zero-output model's mean error E‖ReLU(W̄_1x)‖₂ vs printed bound (a)")

@@ -1,6 +1,8 @@
-"""Claim ``theorem7`` — arXiv 2310.17513 v3, Theorem 7: for a same-size transformer network target, rank-R adapters
-on the attention matrices of every head, on W_2 of the last block and on W_o, with updated biases, make the frozen
-TFN equal the target for every input X ∈ R^{D×N} — iff-for-the-construction R ≥ max_i ⌈G_i/2⌉ (≤ ⌈D/2⌉)."""
+"""Claim ``theorem7`` — arXiv 2310.17513 v3, Theorem 7, p. 8 (restated with eq. (23) on pp. 37–38).
+
+For a same-size transformer network target, rank-R adapters on the attention matrices of every head, on W_2 of the
+last block and on W_o, with updated biases, make the frozen TFN equal the target for every input X ∈ R^{D×N} when
+R ≥ max_i ⌈G_i/2⌉ (≤ ⌈D/2⌉); one below, the construction is not exact."""
 
 from __future__ import annotations
 
@@ -16,8 +18,17 @@ from lora_theory.errors import SingularityError
 from lora_theory.exact.tfn import certify_theorem7_example
 from lora_theory.numerics import spectral_norm
 from lora_theory.random_matrices import generator
-from lora_theory.testing.assertions import Example, check_below, check_exact, check_not_exact, regime
-from lora_theory.testing.strategies import build_tfn_instance, seeds, tfn_instances
+from lora_theory.testing.assertions import (
+    Example,
+    assert_below,
+    assert_equal,
+    assert_exact,
+    assert_not_exact,
+    assert_true,
+    regime,
+)
+from lora_theory.testing.instances import build_tfn_instance
+from lora_theory.testing.strategies import seeds, tfn_instances
 
 pytestmark = pytest.mark.theorem7
 CLAIM = "theorem7"
@@ -33,20 +44,20 @@ def _threshold(gaps: tuple[int, ...]) -> int:
     return F.evaluate_integer(get_claim(CLAIM).formulas["threshold"], {F.G_max: max(gaps)})
 
 
-def _check_function(ex, c, X, what):
+def _assert_outputs_match(ex, c, X, what):
     err = float(torch.linalg.vector_norm(c.adapted()(X) - c.target(X), dim=-2).max())
-    check_below(ex, "exact", err, 0.0, c.tolerance(X), what)
+    assert_below(ex, err, bound=0.0, tol=c.tolerance(X), name="exact", what=what)
 
 
-def _check_chains_exact(ex, c):
+def _assert_chains_exact(ex, c):
     for key, chain in c.chains.items():
-        check_exact(ex, "chains", spectral_norm(chain.residual()), c.chain_tolerance(key),
-                    f"two-factor chain {key} (block, kind, head) product vs its calibrated target")
+        assert_exact(ex, spectral_norm(chain.residual()), tol=c.chain_tolerance(key), name="chains",
+                     what=f"two-factor chain {key} (block, kind, head) product vs its calibrated target")
 
 
 @given(inst=tfn_instances(low_gap=False), n_seq=st.integers(1, 6), scale=st.sampled_from([1.0, 3.0, 30.0]),
        x_seed=seeds())
-@example(inst=build_tfn_instance(8, 2, 2, seed=1), n_seq=5, scale=3.0, x_seed=0).via("SPEC: D=8, H=2, N=5, L=2")
+@example(inst=build_tfn_instance(8, 2, 2, seed=1), n_seq=5, scale=3.0, x_seed=0).via("D=8, H=2, N=5, L=2")
 @example(inst=build_tfn_instance(5, 1, 1, seed=2), n_seq=1, scale=30.0, x_seed=1).via("D odd: ⌈5/2⌉ = 3; N = 1")
 def test_theorem7_exact_random(inst, n_seq, scale, x_seed):
     """Random targets: every G_i = D, the registry threshold is ⌈D/2⌉, and the construction is exact there — every
@@ -55,15 +66,17 @@ def test_theorem7_exact_random(inst, n_seq, scale, x_seed):
     R = max(_threshold(gaps), 1)
     ex = Example(CLAIM, f"{inst.repro()}, R={R}, inputs seed={x_seed} N={n_seq} scale={scale}", {"G": gaps})
     D = inst.frozen.width
-    assert all(g == D for g in gaps), f"{CLAIM}.exact_random: random target with G = {gaps} ≠ D; {ex.where()}"
+    assert_equal(ex, gaps, expected=(D,) * len(gaps), name="exact_random",
+                 what="functionality gaps G_i of a random target (D almost surely)")
     try:
         c = construct_tfn(inst.frozen, inst.target, R)
     except SingularityError:
         regime("non-singularity fails numerically (hypothesis not met)")
         return
-    _check_chains_exact(ex, c)
-    _check_function(ex, c, _inputs(D, x_seed, n_seq, scale), f"max token error ‖f(X) − f̄(X)‖₂ at R = ⌈D/2⌉ = {R}")
-    assert R == F.evaluate_integer(F.THEOREM7_WORST_CASE, {F.D: D}), f"random targets need ⌈D/2⌉; {ex.where()}"
+    _assert_chains_exact(ex, c)
+    _assert_outputs_match(ex, c, _inputs(D, x_seed, n_seq, scale), f"max token error ‖f(X) − f̄(X)‖₂ at R = ⌈D/2⌉ = {R}")
+    assert_equal(ex, R, expected=F.evaluate_integer(F.THEOREM7_WORST_CASE, {F.D: D}), name="exact_random",
+                 what="threshold of a random target vs the worst case ⌈D/2⌉")
     regime(f"input scale {scale:g}")
 
 
@@ -80,17 +93,20 @@ def test_theorem7_threshold_lowgap(inst):
         regime("no gap: the frozen model already is the target up to biases")
         R = 1
     c = construct_tfn(inst.frozen, inst.target, R)
-    _check_chains_exact(ex, c)
-    _check_function(ex, c, _inputs(inst.frozen.width, inst.seed, 4, 3.0), f"outputs at R = {R}")
+    _assert_chains_exact(ex, c)
+    _assert_outputs_match(ex, c, _inputs(inst.frozen.width, inst.seed, 4, 3.0), f"outputs at R = {R}")
     if R >= 2:
         below = construct_tfn(inst.frozen, inst.target, R - 1)
         starved = [(k, ch) for k, ch in below.chains.items() if ch.discrepancy_rank > 2 * (R - 1)]
-        assert starved, f"{CLAIM}.threshold: no chain is starved at R − 1; {ex.where()}"
+        assert_true(ex, bool(starved), name="threshold",
+                    what=f"some chain's discrepancy rank exceeds 2(R − 1) = {2 * (R - 1)}",
+                    seen=f"chain ranks {[ch.discrepancy_rank for ch in below.chains.values()]}")
         for k, ch in starved:
-            check_not_exact(ex, "threshold", spectral_norm(ch.residual()), below.chain_tolerance(k),
-                            f"chain {k} at R − 1 = {R - 1}")
+            assert_not_exact(ex, spectral_norm(ch.residual()), tol=below.chain_tolerance(k), name="threshold",
+                             what=f"chain {k} at R − 1 = {R - 1}")
         regime("not exact one below the threshold")
-    assert max(R, 1) == max(F.theorem7_threshold(gaps), 1), f"⌈max_i G_i/2⌉ ≠ max_i ⌈G_i/2⌉; {ex.where()}"
+    assert_equal(ex, max(R, 1), expected=max(F.theorem7_threshold(gaps), 1), name="threshold",
+                 what="⌈max_i G_i/2⌉ (registry) vs max_i ⌈G_i/2⌉")
 
 
 @given(inst=tfn_instances(), x_seed=seeds(), n_seq=st.integers(1, 8), log_scale=st.integers(-1, 2))
@@ -105,7 +121,7 @@ def test_theorem7_any_input(inst, x_seed, n_seq, log_scale):
         regime("non-singularity fails numerically (hypothesis not met)")
         return
     X = _inputs(inst.frozen.width, x_seed, n_seq, 10.0 ** log_scale)
-    _check_function(ex, c, X, f"max token error on inputs of scale 1e{log_scale}")
+    _assert_outputs_match(ex, c, X, f"max token error on inputs of scale 1e{log_scale}")
     regime(f"input scale 1e{log_scale}")
 
 
@@ -123,5 +139,6 @@ def test_theorem7_exact_certificate(seed, D, L, H, k):
     except SingularityError:  # the rref factorisation can hit an exactly singular prefix on tiny integers
         regime("exactly singular chain prefix (hypothesis fails)")
         return
-    assert cert.equal, f"{CLAIM}.exact_certificate: {cert.summary()}; {ex.where()}"
+    assert_true(ex, cert.equal, name="exact_certificate", what="every identity holds in rational arithmetic",
+                seen=cert.summary())
     regime("random integer target" if k is None else f"low-gap integer target, k = {k}")

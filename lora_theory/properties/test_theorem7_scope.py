@@ -1,6 +1,8 @@
-"""Claim ``theorem7_scope`` — arXiv 2310.17513 v3, Theorem 7 (adapted matrices): the construction adapts only
-W_Q, W_K, W_V, W_O of every head and block, W_2 of the last block and W_o, each with rank ≤ R; W_1 of every block and
-W_2 of the earlier blocks are left exactly frozen; the trainable scalars are 2RD(4HL + 2) + 2DL."""
+"""Claim ``theorem7_scope`` — arXiv 2310.17513 v3, Theorem 7, p. 8 (which matrices are adapted).
+
+The construction adapts only W_Q, W_K, W_V, W_O of every head and block, W_2 of the last block and W_o, each with
+rank ≤ R; W_1 of every block and W_2 of the earlier blocks are left exactly frozen; the trainable scalars are
+2RD(4HL + 2) + 2DL."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from lora_theory import formulas as F
 from lora_theory.claims import get_claim
 from lora_theory.constructions.tfn import construct_tfn
 from lora_theory.errors import SingularityError
-from lora_theory.testing.assertions import Example, check_at_most, regime
+from lora_theory.testing.assertions import Example, assert_at_most, assert_equal, assert_true, regime
 from lora_theory.testing.strategies import tfn_instances
 
 pytestmark = pytest.mark.theorem7_scope
@@ -33,15 +35,19 @@ def test_theorem7_scope_support_and_ranks(inst, data):
         return
     adapted = c.adapted()
     for l, (a, f) in enumerate(zip(adapted.blocks, inst.frozen.blocks)):
-        assert torch.equal(a.W1, f.W1), f"{CLAIM}.support: W_1 of block {l + 1} was changed; {ex.where()}"
+        assert_true(ex, torch.equal(a.W1, f.W1), name="support", what=f"W_1 of block {l + 1} is left frozen",
+                    seen=f"W_1 of block {l + 1} was changed (max |Δ| = {float((a.W1 - f.W1).abs().max()):.3e})")
         if l < L - 1:
-            assert torch.equal(a.W2, f.W2), f"{CLAIM}.support: W_2 of block {l + 1} < L was changed; {ex.where()}"
+            assert_true(ex, torch.equal(a.W2, f.W2), name="support", what=f"W_2 of block {l + 1} < L is left frozen",
+                        seen=f"W_2 of block {l + 1} was changed (max |Δ| = {float((a.W2 - f.W2).abs().max()):.3e})")
     adapters = c.adapters()
-    assert len(adapters) == 4 * H * L + 2, f"{CLAIM}.support: {len(adapters)} adapted matrices; {ex.where()}"
+    assert_equal(ex, len(adapters), expected=4 * H * L + 2, name="support",
+                 what="number of adapted matrices (Q, K, V, O per head and block, W_2 of block L, W_o)")
     for name, pair in adapters.items():
-        check_at_most(ex, "adapter_rank", pair.rank, R, f"inner dimension of ΔW for {name}")
-        check_at_most(ex, "adapter_rank", pair.numerical_rank(), R, f"numerical rank of ΔW for {name}")
+        assert_at_most(ex, pair.rank, bound=R, name="adapter_rank", what=f"inner dimension of ΔW for {name}")
+        assert_at_most(ex, pair.numerical_rank(), bound=R, name="adapter_rank", what=f"numerical rank of ΔW for {name}")
     count = sum(p.pad_to(R).num_params for p in adapters.values()) + 2 * D * L
     formula = F.evaluate_integer(get_claim(CLAIM).formulas["parameter_count"], {F.R: R, F.D: D, F.H: H, F.L: L})
-    assert count == formula, f"{CLAIM}.parameter_count: counted {count}, formula {formula}; {ex.where()}"
+    assert_equal(ex, count, expected=formula, name="parameter_count",
+                 what="trainable scalars counted vs the registry formula 2RD(4HL + 2) + 2DL")
     regime(f"L = {L}, H = {H}")

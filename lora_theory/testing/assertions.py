@@ -1,14 +1,45 @@
 """Assertion helpers for properties, and the per-test record the pytest plugin turns into the claims table.
 
-Every helper raises ``AssertionError`` with a message that says what was expected, what was seen, how far apart,
-the tolerance with the terms it was built from, and a copy-pasteable reproduction, e.g.::
+``check_*`` names are reserved for input validation (:mod:`lora_theory.validation`); the helpers here *assert* what
+a claim says and are all called the same way: the example context, the subject (the value that was observed), then
+keyword-only arguments::
 
-    lemma1.value: spectral error 3.1e-04 differs from σ_{RL+1}(E) = 0 by 3.1e-04 (tolerance 2.2e-13 = u·D·…);
-    reproduce: build_linear_instance(width=8, depth=4, …, seed=1234), ranks=[2, 2, 2, 2]
+    assert_exact(ex, residual, tol=tol, name="value", what="spectral error ‖∏W̃ − W̄‖₂")
+    assert_close(ex, err, expected=sigma, tol=tol, name="value", what="spectral error vs σ_{RL+1}(E)")
+    assert_at_most(ex, pair.rank, bound=R, name="adapter_rank", what="inner dimension of adapter 1")
 
-Each call also records into the active :class:`ClaimRecord` (if any): the margin residual/tolerance (≤ 1 passes),
-and — for exact/not-exact checks — the relative tolerance used where the theorem says "exact" and the relative
-error seen where it says "not exact". Their ratio is the *separation ratio* of the run.
+=========================  ======================================  ===========================================
+helper                     passes when                             used for
+=========================  ======================================  ===========================================
+``assert_exact``           residual ≤ tol                          "the adaptation is exact"
+``assert_not_exact``       error > tol                             "the adaptation is not exact" (separation)
+``assert_close``           |seen − expected| ≤ tol                 an equality the claim predicts
+``assert_below``           seen ≤ bound + tol                      an upper bound the claim asserts
+``assert_at_least``        seen ≥ bound − tol                      a lower bound no adapter may beat
+``assert_above``           seen − bound > tol                      a violation rounding cannot explain
+``assert_strictly_below``  bound − seen > tol                      strictly below, by more than rounding
+``assert_at_most``         seen ≤ bound (no tolerance)             ranks, counts, exactly computed numbers
+``assert_equal``           seen == expected (no tolerance)         integers, sympy expressions, exact results
+``assert_true``            the condition holds (no tolerance)      a structural fact (a flag, a containment)
+=========================  ======================================  ===========================================
+
+Every comparison is written so that NaN fails it (``if not (seen <= bound): fail``), and a non-finite subject,
+reference value or tolerance is a failure of its own, reported as such. A failure raises ``AssertionError`` whose
+message (built in one place, :func:`_fail`) says which check failed, what was expected, what was seen, how far apart
+(also in units of the tolerance), the tolerance with the terms it was built from, and a copy-pasteable
+reproduction::
+
+    lemma1.value: spectral error ‖∏W̃ − W̄‖₂ — should be exact
+      expected:  ≤ tolerance
+      seen:      3.100000e-04
+      apart:     3.1e-04 above the tolerance (1.41e+09× the tolerance)
+      tolerance: 2.200e-13 = u·(D²·((2L+1)·scale_prod + …)) with u=1.11e-16, D=8, …
+      reproduce: build_linear_instance(width=8, depth=4, …, seed=1234), ranks=[2, 2, 2, 2] [rank(E)=8]
+
+Each call also records into the active :class:`ClaimRecord` (if any): a tolerance-based check records its margin
+(how much of the tolerance it used; ≤ 1 passes), ``assert_exact`` the relative tolerance used where the claim says
+"exact" and ``assert_not_exact`` the relative error seen where it says "not exact" — their ratio is the *separation
+ratio* of the run. Checks without a tolerance are counted apart (``exact_checks``).
 """
 
 from __future__ import annotations
@@ -17,14 +48,16 @@ import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any, NoReturn
 
 from hypothesis import event
 from hypothesis.control import currently_in_test_context
 
 from lora_theory.tolerance import Tolerance
 
-__all__ = ["ClaimRecord", "recording", "current_record", "Example", "regime", "check_close", "check_exact",
-           "check_not_exact", "check_at_least", "check_at_most", "check_below", "check_above", "check_strictly_below"]
+__all__ = ["ClaimRecord", "recording", "current_record", "Example", "regime", "assert_exact", "assert_not_exact",
+           "assert_close", "assert_below", "assert_at_least", "assert_above", "assert_strictly_below",
+           "assert_at_most", "assert_equal", "assert_true"]
 
 
 @dataclass
@@ -32,14 +65,15 @@ class ClaimRecord:
     """What one test observed. Plain data, so it travels through pytest-xdist as JSON."""
 
     examples: int = 0
-    checks: int = 0
+    checks: int = 0  # tolerance-based checks (they have a margin)
+    exact_checks: int = 0  # checks without a tolerance (ranks, counts, symbolic identities, flags)
     worst_margin: float = 0.0
     max_exact_tolerance: float = 0.0  # largest relative tolerance used where the claim says "exact"
     min_not_exact_error: float = math.inf  # smallest relative error seen where it says "not exact"
 
     def as_dict(self) -> dict:
-        return {"examples": self.examples, "checks": self.checks, "worst_margin": self.worst_margin,
-                "max_exact_tolerance": self.max_exact_tolerance,
+        return {"examples": self.examples, "checks": self.checks, "exact_checks": self.exact_checks,
+                "worst_margin": self.worst_margin, "max_exact_tolerance": self.max_exact_tolerance,
                 "min_not_exact_error": None if math.isinf(self.min_not_exact_error) else self.min_not_exact_error}
 
 
@@ -85,9 +119,15 @@ def regime(name: str) -> None:
         event(name)
 
 
-def _record(margin: float, *, exact_tol: float | None = None, not_exact_err: float | None = None) -> None:
+# --- recording and the one message builder ------------------------------------------------------------------------
+
+def _record(margin: float | None, *, exact_tol: float | None = None, not_exact_err: float | None = None) -> None:
+    """``margin=None``: a check without a tolerance."""
     rec = current_record()
     if rec is None:
+        return
+    if margin is None:
+        rec.exact_checks += 1
         return
     rec.checks += 1
     rec.worst_margin = max(rec.worst_margin, margin)
@@ -97,77 +137,154 @@ def _record(margin: float, *, exact_tol: float | None = None, not_exact_err: flo
         rec.min_not_exact_error = min(rec.min_not_exact_error, not_exact_err)
 
 
-def _margin(num: float, den: float) -> float:
+def _ratio(num: float, den: float) -> float:
+    """num/den for margins: 0/0 = 0, x/0 = ∞, NaN stays NaN."""
     if den > 0:
         return num / den
     return 0.0 if num == 0 else math.inf
 
 
-def check_close(ex: Example, name: str, seen: float, expected: float, tol: Tolerance, what: str) -> None:
-    """|seen − expected| ≤ tol (an equality the theorem asserts, e.g. error = σ_{RL+1}(E))."""
-    diff = abs(seen - expected)
-    margin = _margin(diff, tol.value)
-    _record(margin)
-    if not diff <= tol.value:
-        raise AssertionError(f"{ex.claim}.{name}: {what} {seen:.6e} differs from the predicted {expected:.6e} by "
-                             f"{diff:.3e} ({margin:.3g}× the tolerance {tol}); {ex.where()}")
+def _num(x: Any) -> str:
+    """A number for a message: floats in full scientific notation, everything else as is."""
+    return f"{x:.6e}" if isinstance(x, float) else str(x)
 
 
-def check_exact(ex: Example, name: str, residual: float, tol: Tolerance, what: str) -> None:
-    """residual ≤ tol where the theorem says the adaptation is exact."""
-    margin = _margin(residual, tol.value)
+def _fail(ex: Example, name: str, what: str, verdict: str, *, expected: str, seen: str,
+          apart: str | None = None, tol: Tolerance | None = None) -> NoReturn:
+    """Raise the AssertionError of a failed check; every helper builds its message here."""
+    __tracebackhide__ = True
+    lines = [f"{ex.claim}.{name}: {what} — {verdict}",
+             f"  expected:  {expected}",
+             f"  seen:      {seen}"]
+    if apart is not None:
+        lines.append(f"  apart:     {apart}")
+    if tol is not None:
+        lines.append(f"  tolerance: {tol}")
+    lines.append(f"  {ex.where()}")
+    raise AssertionError("\n".join(lines))
+
+
+def _apart(diff: float, tol: Tolerance, relation: str) -> str:
+    return f"{diff:.3e} {relation} ({_ratio(abs(diff), tol.value):.3g}× the tolerance)"
+
+
+def _require_finite(ex: Example, name: str, what: str, tol: Tolerance | None, **values: Any) -> None:
+    """Fail (as a check failure, not a crash) on a NaN/inf value or a tolerance that is not a finite number ≥ 0."""
+    __tracebackhide__ = True
+    for label, value in values.items():
+        if not math.isfinite(value):
+            _fail(ex, name, what, f"{label} is not finite", expected=f"a finite {label}", seen=_num(value), tol=tol)
+    if tol is not None and not (math.isfinite(tol.value) and tol.value >= 0):
+        _fail(ex, name, what, "the tolerance is not a finite number ≥ 0", expected="a finite tolerance ≥ 0",
+              seen=_num(tol.value), tol=tol)
+
+
+# --- tolerance-based checks ---------------------------------------------------------------------------------------
+
+def assert_exact(ex: Example, residual: float, *, tol: Tolerance, name: str, what: str) -> None:
+    """residual ≤ tol where the claim says the adaptation is exact (records the relative tolerance used)."""
+    __tracebackhide__ = True
+    _require_finite(ex, name, what, tol, residual=residual)
+    margin = _ratio(residual, tol.value)
     _record(margin, exact_tol=tol.relative)
-    if not residual <= tol.value:
-        raise AssertionError(f"{ex.claim}.{name}: {what} should be exact but the residual is {residual:.3e} "
-                             f"({margin:.3g}× the tolerance {tol}); {ex.where()}")
+    if not (residual <= tol.value):
+        _fail(ex, name, what, "should be exact", expected="≤ tolerance", seen=_num(residual),
+              apart=_apart(residual - tol.value, tol, "above the tolerance"), tol=tol)
 
 
-def check_not_exact(ex: Example, name: str, error: float, tol: Tolerance, what: str) -> None:
-    """error > tol where the theorem says the adaptation is not exact (the check must be able to tell)."""
-    margin = _margin(tol.value, error)
-    _record(margin, not_exact_err=_margin(error, tol.scale) if tol.scale > 0 else error)
-    if not error > tol.value:
-        raise AssertionError(f"{ex.claim}.{name}: {what} should NOT be exact, yet its error {error:.3e} is within "
-                             f"the tolerance {tol}; {ex.where()}")
+def assert_not_exact(ex: Example, error: float, *, tol: Tolerance, name: str, what: str) -> None:
+    """error > tol where the claim says the adaptation is not exact: the check must be able to tell (records the
+    relative error seen, which enters the separation ratio; use :func:`assert_above` for gaps that are not a
+    property of the generator)."""
+    __tracebackhide__ = True
+    _require_finite(ex, name, what, tol, error=error)
+    _record(_ratio(tol.value, error), not_exact_err=_ratio(error, tol.scale) if tol.scale > 0 else error)
+    if not (error > tol.value):
+        _fail(ex, name, what, "should NOT be exact, yet is within the tolerance", expected="> tolerance",
+              seen=_num(error), apart=_apart(tol.value - error, tol, "short of exceeding the tolerance"), tol=tol)
 
 
-def check_at_least(ex: Example, name: str, seen: float, bound: float, tol: Tolerance, what: str) -> None:
-    """seen ≥ bound − tol (a lower bound no adapter may beat)."""
-    short = bound - seen
-    margin = _margin(max(short, 0.0), tol.value)
-    _record(margin)
-    if not short <= tol.value:
-        raise AssertionError(f"{ex.claim}.{name}: {what} {seen:.6e} beats the lower bound {bound:.6e} by "
-                             f"{short:.3e} ({margin:.3g}× the tolerance {tol}); {ex.where()}")
+def assert_close(ex: Example, seen: float, *, expected: float, tol: Tolerance, name: str, what: str) -> None:
+    """|seen − expected| ≤ tol: an equality the claim asserts (e.g. error = σ_{RL+1}(E))."""
+    __tracebackhide__ = True
+    _require_finite(ex, name, what, tol, seen=seen, expected=expected)
+    diff = abs(seen - expected)
+    _record(_ratio(diff, tol.value))
+    if not (diff <= tol.value):
+        _fail(ex, name, what, "differs from the prediction", expected=_num(expected), seen=_num(seen),
+              apart=_apart(diff, tol, "apart"), tol=tol)
 
 
-def check_at_most(ex: Example, name: str, seen: int | float, bound: int | float, what: str) -> None:
-    """seen ≤ bound for exact quantities (ranks, counts): no tolerance."""
-    _record(0.0 if seen <= bound else math.inf)
-    if not seen <= bound:
-        raise AssertionError(f"{ex.claim}.{name}: {what} is {seen}, above the bound {bound}; {ex.where()}")
-
-
-def check_below(ex: Example, name: str, seen: float, bound: float, tol: Tolerance, what: str) -> None:
-    """seen ≤ bound + tol (an upper bound a theorem asserts; tol is the rounding of the computed ``seen``)."""
+def assert_below(ex: Example, seen: float, *, bound: float, tol: Tolerance, name: str, what: str) -> None:
+    """seen ≤ bound + tol: an upper bound the claim asserts (tol is the rounding of the computed values)."""
+    __tracebackhide__ = True
+    _require_finite(ex, name, what, tol, seen=seen, bound=bound)
     excess = seen - bound
-    margin = _margin(max(excess, 0.0), tol.value)
-    _record(margin)
-    if not excess <= tol.value:
-        raise AssertionError(f"{ex.claim}.{name}: {what} {seen:.6e} exceeds the bound {bound:.6e} by {excess:.3e} "
-                             f"({margin:.3g}× the tolerance {tol}); {ex.where()}")
+    _record(_ratio(max(excess, 0.0), tol.value))
+    if not (excess <= tol.value):
+        _fail(ex, name, what, "exceeds the upper bound", expected=f"≤ {_num(bound)} (+ tolerance)", seen=_num(seen),
+              apart=_apart(excess, tol, "above the bound"), tol=tol)
 
 
-def check_above(ex: Example, name: str, seen: float, bound: float, tol: Tolerance, what: str) -> None:
-    """seen > bound + tol: a violation that rounding cannot explain (e.g. a documented failure of a printed bound)."""
-    if not seen - bound > tol.value:
-        raise AssertionError(f"{ex.claim}.{name}: {what} {seen:.6e} was expected to exceed the bound {bound:.6e} by "
-                             f"more than the tolerance {tol}, but the difference is {seen - bound:.3e}; {ex.where()}")
+def assert_at_least(ex: Example, seen: float, *, bound: float, tol: Tolerance, name: str, what: str) -> None:
+    """seen ≥ bound − tol: a lower bound no adapter may beat."""
+    __tracebackhide__ = True
+    _require_finite(ex, name, what, tol, seen=seen, bound=bound)
+    short = bound - seen
+    _record(_ratio(max(short, 0.0), tol.value))
+    if not (short <= tol.value):
+        _fail(ex, name, what, "beats the lower bound", expected=f"≥ {_num(bound)} (− tolerance)", seen=_num(seen),
+              apart=_apart(short, tol, "below the bound"), tol=tol)
 
 
-def check_strictly_below(ex: Example, name: str, seen: float, bound: float, tol: Tolerance, what: str) -> None:
-    """seen < bound − tol: strictly below, by more than rounding."""
-    if not bound - seen > tol.value:
-        raise AssertionError(f"{ex.claim}.{name}: {what} {seen:.6e} was expected to stay below the bound "
-                             f"{bound:.6e} by more than the tolerance {tol}, but the difference is "
-                             f"{bound - seen:.3e}; {ex.where()}")
+def assert_above(ex: Example, seen: float, *, bound: float, tol: Tolerance, name: str, what: str) -> None:
+    """seen − bound > tol: a violation (or a gap) that rounding cannot explain, e.g. a documented failure of a
+    printed bound, or an off-target adaptation that an exactness tolerance must reject (``bound=0``)."""
+    __tracebackhide__ = True
+    _require_finite(ex, name, what, tol, seen=seen, bound=bound)
+    gap = seen - bound
+    _record(_ratio(tol.value, gap) if gap > 0 else math.inf)
+    if not (gap > tol.value):
+        _fail(ex, name, what, "does not exceed the bound by more than the tolerance",
+              expected=f"> {_num(bound)} + tolerance", seen=_num(seen),
+              apart=_apart(gap, tol, "above the bound"), tol=tol)
+
+
+def assert_strictly_below(ex: Example, seen: float, *, bound: float, tol: Tolerance, name: str, what: str) -> None:
+    """bound − seen > tol: strictly below, by more than rounding."""
+    __tracebackhide__ = True
+    _require_finite(ex, name, what, tol, seen=seen, bound=bound)
+    gap = bound - seen
+    _record(_ratio(tol.value, gap) if gap > 0 else math.inf)
+    if not (gap > tol.value):
+        _fail(ex, name, what, "does not stay below the bound by more than the tolerance",
+              expected=f"< {_num(bound)} − tolerance", seen=_num(seen),
+              apart=_apart(gap, tol, "below the bound"), tol=tol)
+
+
+# --- checks without a tolerance -----------------------------------------------------------------------------------
+
+def assert_at_most(ex: Example, seen: int | float, *, bound: int | float, name: str, what: str) -> None:
+    """seen ≤ bound for exactly computed quantities (ranks, counts, monotone sequences of computed numbers)."""
+    __tracebackhide__ = True
+    _require_finite(ex, name, what, None, seen=seen, bound=bound)
+    _record(None)
+    if not (seen <= bound):
+        _fail(ex, name, what, "exceeds its bound", expected=f"≤ {_num(bound)}", seen=_num(seen),
+              apart=f"{_num(seen - bound)} above")
+
+
+def assert_equal(ex: Example, seen: Any, *, expected: Any, name: str, what: str) -> None:
+    """seen == expected with no tolerance: integers, tuples, sympy expressions, results of exact arithmetic."""
+    __tracebackhide__ = True
+    _record(None)
+    if not bool(seen == expected):
+        _fail(ex, name, what, "differs from the expected value", expected=_num(expected), seen=_num(seen))
+
+
+def assert_true(ex: Example, condition: bool, *, name: str, what: str, seen: Any = None) -> None:
+    """A condition the claim asserts (``what`` states it; ``seen`` says what was observed when it fails)."""
+    __tracebackhide__ = True
+    _record(None)
+    if not (condition is True or (not isinstance(condition, float) and bool(condition) is True)):
+        _fail(ex, name, what, "does not hold", expected=what, seen="false" if seen is None else _num(seen))

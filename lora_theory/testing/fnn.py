@@ -13,8 +13,7 @@ from lora_theory.domains import Domain
 from lora_theory.numerics import spectral_norm
 from lora_theory.random_matrices import generator
 
-__all__ = ["domain_points", "max_output_error", "block_map_residual", "linearised_preactivation_minimum",
-           "sample_calibrated_biases"]
+__all__ = ["domain_points", "max_output_error", "block_map_residual", "linearised_preactivation_minimum"]
 
 
 def domain_points(domain: Domain, seed: int, n: int = 128) -> torch.Tensor:
@@ -43,25 +42,3 @@ def linearised_preactivation_minimum(c: FNNConstruction, X: torch.Tensor) -> tup
             lows.append(float(pre[l].min()))
             bounds.append(b.layer_bounds[k])
     return (min(lows), max(bounds)) if lows else (0.0, 0.0)
-
-
-def sample_calibrated_biases(c: FNNConstruction, sample: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """The *broken* bias scheme of the paper's reference code, for counterexamples and mutation tests (SPEC §6.6):
-    each linearised layer gets offset 2 × the most negative pre-activation seen on ``sample`` (rows), instead of a
-    norm bound over the domain; the block's last bias compensates the same offsets. Exact near the sample only."""
-    weights = [p.merge(W) for p, W in zip(c.adapters, c.frozen.weights)]
-    biases = list(c.biases)
-    z = sample
-    for b in c.blocks:
-        layers = list(b.layers)
-        carried = torch.zeros(c.frozen.width, dtype=sample.dtype)
-        for l in layers[:-1]:
-            h = z @ weights[l].T
-            off = 2.0 * max(float(-h.min()), 0.0)
-            biases[l] = torch.full_like(biases[l], off)
-            carried = weights[l] @ carried + off
-            z = torch.relu(h + off)
-        last = layers[-1]
-        biases[last] = c.target.biases[b.index] - weights[last] @ carried
-        z = torch.relu(z @ weights[last].T + biases[last])
-    return tuple(biases)

@@ -1,4 +1,4 @@
-"""A registry of mutants: deliberately broken variants of ``lora_theory`` that the properties must reject.
+"""The one registry of mutants: deliberately broken variants of ``lora_theory`` that the properties must reject.
 
 Each :class:`Mutant` is
 
@@ -7,19 +7,21 @@ Each :class:`Mutant` is
 * ``apply(monkeypatch)`` — injects the broken variant with ``monkeypatch`` (no file is ever edited; everything is
   restored when the monkeypatch is undone);
 * ``killers`` — the property functions expected to kill it, each a :class:`Prop` (claim id of
-  ``properties/test_<claim>.py`` + function name);
+  ``lora_theory/properties/test_<claim>.py``, function name, call arguments for a plain parametrised function, and
+  optionally the ``expect``-ed check: a substring the killing message must contain, e.g. ``"theorem3.exact"``, so
+  that a kill by an unrelated check does not count);
+* ``require_all`` — whether *every* listed property must kill it (default: any one suffices);
+* ``blind`` — properties documented as unable to kill it (checked: they must pass on the mutant, so the reason given
+  in the description stays true);
 * ``gap`` — ``None``, or the documented reason why no listed property can kill it (a known gap of the gate: its
   test is marked ``xfail(strict=True)`` so the gap stays visible and is noticed the day a property starts killing it).
 
 :func:`hunt` loads a *fresh* copy of every property module a mutant names (``tests/_load.py: load_property_module``,
-which also registers it in ``sys.modules`` under ``_meta_properties_<claim>``), then calls ``apply`` — so a mutant
-may patch names the property modules imported — and runs each listed property the way the existing gate tests do:
-phases explicit + reuse + generate, ``database=None``, no shrinking, the current Hypothesis profile's example count.
-A property *kills* the mutant when it fails with an ``AssertionError`` (a check rejected the variant); any other
-exception is recorded as a crash and does not count, so a broken injection cannot masquerade as a kill.
-
-Helpers are imported from the existing gate tests (``tests/test_gate_can_fail*.py``, ``tests/test_bounds_fnn.py``)
-rather than copied; only the TFN mutants, whose variants are local closures there, are restated here.
+which registers it in ``sys.modules`` under ``_meta_properties_<claim>``), then calls ``apply`` — so a mutant may
+patch names the property modules imported — and runs each listed property quickly: phases explicit + reuse +
+generate, ``database=None``, no shrinking, the current Hypothesis profile's example count. A property *kills* the
+mutant when it fails with an ``AssertionError`` (a check rejected the variant) carrying the expected check's name;
+any other exception is recorded as a crash and does not count, so a broken injection cannot masquerade as a kill.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import dataclasses
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import pytest
 import sympy as sp
@@ -37,34 +40,37 @@ from lora_theory import adapters as adapters_mod
 from lora_theory import formulas as F
 from lora_theory import numerics as numerics_mod
 from lora_theory.adapters import LoRAPair
+from lora_theory.analysis import bounds as bounds_mod
+from lora_theory.analysis import tfl as tfl_mod
 from lora_theory.claims import get_claim
 from lora_theory.constructions import fnn as fnn_mod
 from lora_theory.constructions import linear as linear_mod
 from lora_theory.constructions import tfn as tfn_mod
+from lora_theory.domains import Domain
 from lora_theory.models import TFN
+from lora_theory.numerics import sigma
+from lora_theory.random_matrices import generator
 
-from .._load import load_property_module, quick
-from ..unit import test_bounds as _gate_t5
-from . import test_gate_can_fail_fnn as _gate_fnn
+from .._load import PROPERTY_PREFIX, load_property_module, property_helper, quick
 
 __all__ = ["Prop", "Mutant", "Attempt", "Verdict", "MUTANTS", "hunt", "run_property", "format_table"]
-
-#: prefix under which tests/_load.py registers the property-module copies in sys.modules
-PROPERTY_PREFIX = "_meta_properties_"
 
 
 # --- registry types ------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Prop:
-    """A property function: ``properties/test_<claim>.py::<function>``."""
+    """A property function ``lora_theory/properties/test_<claim>.py::<function>``, called with ``args`` (for a plain
+    parametrised test), and the check expected to fire on a mutant (a substring of its failure message)."""
 
     claim: str
     function: str
+    args: tuple = ()
+    expect: str | None = None
 
     @property
     def label(self) -> str:
-        return f"{self.claim}::{self.function}"
+        return f"{self.claim}::{self.function}" + (f"[{', '.join(map(repr, self.args))}]" if self.args else "")
 
 
 @dataclass(frozen=True)
@@ -73,12 +79,15 @@ class Mutant:
     description: str
     apply: Callable[[pytest.MonkeyPatch], None]
     killers: tuple[Prop, ...]
+    require_all: bool = False
+    blind: tuple[Prop, ...] = ()
     gap: str | None = None
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """One listed property run against one mutant: ``killed``, ``survived`` or ``crashed`` (non-assertion error)."""
+    """One property run against one mutant: ``killed``, ``survived``, ``crashed`` (non-assertion error) or
+    ``killed by another check`` (an AssertionError without the expected check's name)."""
 
     prop: Prop
     outcome: str
@@ -92,7 +101,8 @@ class Verdict:
 
     @property
     def killed(self) -> bool:
-        return any(a.outcome == "killed" for a in self.attempts)
+        kills = [a.outcome == "killed" for a in self.attempts]
+        return bool(kills) and (all(kills) if self.mutant.require_all else any(kills))
 
     @property
     def killers(self) -> list[str]:
@@ -106,10 +116,12 @@ class Verdict:
         return "; ".join(f"{a.prop.function}: {a.outcome}" for a in self.attempts)
 
     def summary(self) -> str:
-        lines = [f"mutant {self.mutant.name!r} ({self.mutant.description})"]
+        need = "every listed property" if self.mutant.require_all else "one listed property"
+        lines = [f"mutant {self.mutant.name!r} ({self.mutant.description}); {need} must kill it"]
         for a in self.attempts:
             msg = a.message.strip().splitlines()[0][:200] if a.message.strip() else ""
-            lines.append(f"  {a.prop.label}: {a.outcome}{' — ' + msg if msg else ''}")
+            expect = f" [expected check: {a.prop.expect}]" if a.prop.expect else ""
+            lines.append(f"  {a.prop.label}: {a.outcome}{expect}{' — ' + msg if msg else ''}")
         return "\n".join(lines)
 
 
@@ -120,12 +132,12 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [leaf for e in subs for leaf in _leaves(e)] if subs else [exc]
 
 
-def run_property(fn: Callable[[], None]) -> tuple[str, str]:
-    """Run one property (Hypothesis-decorated: with the gate tests' quick settings; plain: called as is) and return
-    (outcome, message)."""
+def run_property(fn: Callable[..., None], args: tuple = ()) -> tuple[str, str]:
+    """Run one property (Hypothesis-decorated: with quick settings; plain: called with ``args``) and return
+    (outcome, message): ``killed`` (AssertionError), ``crashed`` (anything else) or ``survived``."""
     runner = quick(fn) if hasattr(fn, "hypothesis") else fn
     try:
-        runner()
+        runner(*args)
     except Exception as exc:  # noqa: BLE001 - classified below
         leaves = _leaves(exc)
         failed = [e for e in leaves if isinstance(e, AssertionError)]
@@ -135,13 +147,16 @@ def run_property(fn: Callable[[], None]) -> tuple[str, str]:
     return "survived", ""
 
 
-def hunt(mutant: Mutant, monkeypatch: pytest.MonkeyPatch) -> Verdict:
-    """Load fresh property modules, inject the mutant, and run every listed property against it."""
-    modules = {claim: load_property_module(claim) for claim in dict.fromkeys(p.claim for p in mutant.killers)}
+def hunt(mutant: Mutant, monkeypatch: pytest.MonkeyPatch, props: tuple[Prop, ...] | None = None) -> Verdict:
+    """Load fresh property modules, inject the mutant, and run ``props`` (default: its killers) against it."""
+    props = mutant.killers if props is None else props
+    modules = {claim: load_property_module(claim) for claim in dict.fromkeys(p.claim for p in props)}
     mutant.apply(monkeypatch)
     verdict = Verdict(mutant)
-    for prop in mutant.killers:
-        outcome, message = run_property(getattr(modules[prop.claim], prop.function))
+    for prop in props:
+        outcome, message = run_property(getattr(modules[prop.claim], prop.function), prop.args)
+        if outcome == "killed" and prop.expect is not None and prop.expect not in message:
+            outcome = "killed by another check"
         verdict.attempts.append(Attempt(prop, outcome, message))
     return verdict
 
@@ -181,9 +196,12 @@ def _replace_everywhere(monkeypatch: pytest.MonkeyPatch, original: object, repla
     assert hits, f"mutant injection found no binding of {original!r} in modules {scopes}"
 
 
-def _property_modules_only(monkeypatch, original, replacement) -> None:
-    """For wrappers that call the library function through its module at call time (the FNN gate helpers)."""
-    _replace_everywhere(monkeypatch, original, replacement, scopes=(PROPERTY_PREFIX,))
+def _in_property_modules(original: object, replacement: object) -> Callable[[pytest.MonkeyPatch], None]:
+    """Replace a library function in the property modules only (the replacement calls the real one through its
+    module, which stays untouched)."""
+    def apply(monkeypatch: pytest.MonkeyPatch) -> None:
+        _replace_everywhere(monkeypatch, original, replacement, scopes=(PROPERTY_PREFIX,))
+    return apply
 
 
 def _set_formula(claim_id: str, key: str, expr: sp.Basic) -> Callable[[pytest.MonkeyPatch], None]:
@@ -199,7 +217,16 @@ def _loosen(cls: type, factor: float = 1e6) -> Callable[[pytest.MonkeyPatch], No
     return apply
 
 
-# --- the mutants' broken variants ----------------------------------------------------------------------------------
+def _set_bound_form(form: str, builder: Callable[[int], sp.Expr]) -> Callable[[pytest.MonkeyPatch], None]:
+    """Encode Theorem 5 bound ``form`` by ``builder``. The compiled bounds are cached: the mutant gets a cache of its
+    own, so neither the real compilations leak into it nor the mutated ones out of it."""
+    def apply(monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setitem(F.THEOREM5_BOUND_BUILDERS, form, builder)
+        monkeypatch.setattr(bounds_mod, "_compiled", lru_cache(maxsize=None)(bounds_mod._compiled.__wrapped__))
+    return apply
+
+
+# --- the mutants' broken variants: linear chains -------------------------------------------------------------------
 
 def _apply_adapter_rank_plus_one(monkeypatch: pytest.MonkeyPatch) -> None:
     """One layer's adapter gets an extra rank-1 direction: B one more column, A one more row (1e-3/√D entries, so
@@ -221,6 +248,12 @@ def _apply_adapter_rank_plus_one(monkeypatch: pytest.MonkeyPatch) -> None:
     _replace_everywhere(monkeypatch, real, construct, scopes=(PROPERTY_PREFIX,))
 
 
+def _construct_linear_rank_minus_one(weights, target, rank, **kw):
+    """The linear construction spending only R_l − 1 directions per layer."""
+    ranks = [rank] * len(weights) if isinstance(rank, int) else list(rank)
+    return linear_mod.construct_linear(weights, target, [max(r - 1, 0) for r in ranks], **kw)
+
+
 def _reversed_chain_product(weights):
     """W_1 ⋯ W_L (the wrong order) for ``weights = [W_1, …, W_L]``."""
     out = weights[0]
@@ -239,14 +272,61 @@ def _apply_swapped_adapted_product(monkeypatch: pytest.MonkeyPatch) -> None:
     _replace_everywhere(monkeypatch, adapters_mod.adapted_product, reversed_adapted)
 
 
-def _apply_fnn_construct(variant) -> Callable[[pytest.MonkeyPatch], None]:
+# --- FNN -------------------------------------------------------------------------------------------------------------
+
+def _rebias(c, new_biases):
+    return dataclasses.replace(c, biases=tuple(new_biases))
+
+
+def _construct_fnn_sample_calibrated(frozen, target, rank, domain, **kw):
+    """Offsets = 2 × the most negative pre-activation over 64 points drawn from N(0, I/D) (the reference code's
+    scheme, ``sample_calibrated_biases`` of properties/test_theorem3.py): exact near the sample, not on the
+    domain's boundary."""
+    c = fnn_mod.construct_fnn(frozen, target, rank, domain, **kw)
+    z = torch.randn(64, frozen.width, generator=generator(0), dtype=torch.float64) / frozen.width ** 0.5
+    return _rebias(c, property_helper("theorem3", "sample_calibrated_biases")(c, z))
+
+
+def _construct_fnn_without_last_bias_correction(frozen, target, rank, domain, **kw):
+    c = fnn_mod.construct_fnn(frozen, target, rank, domain, **kw)
+    biases = list(c.biases)
+    for b in c.blocks:
+        biases[b.layers[-1]] = target.biases[b.index].clone()
+    return _rebias(c, biases)
+
+
+def _apply_offsets_too_small(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every domain reports an input norm bound 10× too small (as with a wrong norm): the offsets that linearise the
+    inner layers of a block no longer cover the domain."""
+    for cls in Domain.__subclasses__():  # Ball, Box: the construction reads domain.norm_bound()
+        real = cls.norm_bound
+        monkeypatch.setattr(cls, "norm_bound", (lambda orig: (lambda self: 0.1 * orig(self)))(real))
+
+
+def _apply_epsilon_at(offset: int) -> Callable[[pytest.MonkeyPatch], None]:
+    """ε_i = σ_{k+offset}(E_i) with k the rank budget of block i (the true index is k + 1)."""
     def apply(monkeypatch: pytest.MonkeyPatch) -> None:
-        _property_modules_only(monkeypatch, fnn_mod.construct_fnn, variant)
+        monkeypatch.setattr(fnn_mod.FNNBlock, "epsilon", property(
+            lambda self: sigma(self.linear.discrepancy_singular_values, self.linear.total_rank + offset)))
     return apply
 
 
+def _tight_with_frobenius_root(target_depth: int) -> sp.Expr:
+    """Bound (c) with m_0 = √‖Σ‖_F instead of √tr Σ (the printed form's unproved step E‖x‖ ≤ √‖Σ‖_F)."""
+    return F.theorem5_bound_tight(target_depth).subs(F.tr_Sigma, F.Sigma_F)
+
+
+# --- final-layers tuning (Lemma 4) ----------------------------------------------------------------------------------
+
+def _apply_tfl_no_shift(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The certificate's second point gets no shift (u′ = u), so x′ = x and the target gap is 0."""
+    monkeypatch.setattr(tfl_mod, "_shift", lambda U, units, t: U.clone())
+
+
+# --- TFN -------------------------------------------------------------------------------------------------------------
+
 def _apply_tfn_adapter_on_w1(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Block 1's W_1 moved by 1e-3·11ᵀ (as in tests/test_gate_can_fail_tfn.py, where it is a local closure)."""
+    """Block 1's W_1 moved by 1e-3·11ᵀ."""
     real = tfn_mod.TFNConstruction.adapted
 
     def with_w1_adapter(self):
@@ -259,7 +339,7 @@ def _apply_tfn_adapter_on_w1(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _apply_tfn_missing_calibration(monkeypatch: pytest.MonkeyPatch) -> None:
-    """C_{i+1} = I instead of W̄_2 W_2⁻¹ (as in tests/test_gate_can_fail_tfn.py)."""
+    """C_{i+1} = I instead of W̄_2 W_2⁻¹."""
     real = tfn_mod._calibration
 
     def identity(W2, W2bar, l):
@@ -269,53 +349,77 @@ def _apply_tfn_missing_calibration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tfn_mod, "_calibration", identity)
 
 
-def _apply_epsilon_at(offset: int) -> Callable[[pytest.MonkeyPatch], None]:
-    def apply(monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(fnn_mod.FNNBlock, "epsilon", _gate_t5._epsilon_at(offset))
-    return apply
+#: max_l R_l over the L layers, as a sympy expression of L and R_l (the property generators use L ≤ 6): the terms
+#: of layers past L are 0 once L is substituted, so no R_l is left unevaluated
+_MAX_LAYER_RANK = sp.Max(*[sp.Piecewise((F.R_l[j], j <= F.L), (0, True)) for j in range(1, 7)])
 
 
 # --- the registry --------------------------------------------------------------------------------------------------
 
-def _p(claim: str, *functions: str) -> tuple[Prop, ...]:
-    return tuple(Prop(claim, f) for f in functions)
+def _p(claim: str, *functions: str, expect: str | None = None, args: tuple = ()) -> tuple[Prop, ...]:
+    return tuple(Prop(claim, f, args, expect) for f in functions)
 
 
 MUTANTS: tuple[Mutant, ...] = (
+    # --- lemma1 / hetero_ranks: linear chains
     Mutant("lemma1_threshold_minus_one",
            "lemma1 registry threshold ⌈R_E/L⌉ − 1 (floored at 1): claims exactness one rank too early",
            _set_formula("lemma1", "threshold", sp.Max(F.LEMMA1_THRESHOLD - 1, 1)),
-           _p("lemma1", "test_lemma1_threshold", "test_lemma1_value", "test_lemma1_exact_certificate")),
-    Mutant("theorem3_threshold_minus_one",
-           "theorem3 registry threshold ⌈max_i rank(E_i)/M⌉ − 1 (floored at 1)",
-           _set_formula("theorem3", "threshold", sp.Max(F.THEOREM3_THRESHOLD - 1, 1)),
-           _p("theorem3", "test_theorem3_exact")),
+           _p("lemma1", "test_lemma1_threshold", expect="lemma1.threshold")
+           + _p("lemma1", "test_lemma1_value", "test_lemma1_exact_certificate")),
     Mutant("lemma1_sigma_RL",
            "lemma1 spectral error σ_{RL}(E) instead of σ_{RL+1}(E) (wrong singular index)",
            _set_formula("lemma1", "spectral_error", F.sigma(F.R * F.L)),
-           _p("lemma1", "test_lemma1_value", "test_lemma1_threshold")),
+           _p("lemma1", "test_lemma1_value", expect="lemma1.value") + _p("lemma1", "test_lemma1_threshold")),
     Mutant("lemma1_frobenius_tail_from_RL_plus_2",
            "lemma1 Frobenius error summed from σ_{RL+2} instead of σ_{RL+1}",
            _set_formula("lemma1", "frobenius_error",
                         sp.sqrt(sp.Sum(F.sigma(F.i) ** 2, (F.i, F.R * F.L + 2, F.D)))),
-           _p("lemma1", "test_lemma1_value")),
+           _p("lemma1", "test_lemma1_value", expect="lemma1.frobenius")),
     Mutant("lemma1_adapter_rank_plus_one",
            "construct_linear wrapped: one layer's adapter gets an extra rank-1 direction (B one more column, A one "
            "more row, entries 1e-3/√D), i.e. inner dimension R + 1",
            _apply_adapter_rank_plus_one,
            _p("lemma1", "test_lemma1_adapter_rank", "test_lemma1_value")),
+    Mutant("lemma1_construction_rank_minus_one",
+           "construct_linear wrapped to spend only R − 1 directions per layer: misses σ_{RL+1}(E)",
+           _in_property_modules(linear_mod.construct_linear, _construct_linear_rank_minus_one),
+           _p("lemma1", "test_lemma1_value", expect="lemma1.value")),
+    Mutant("lemma1_loosened_tolerance",
+           "LinearConstruction.tolerance() × 1e6: can no longer tell a 1e-8 relative miss from rounding",
+           _loosen(linear_mod.LinearConstruction),
+           _p("lemma1", "test_lemma1_resolution", expect="lemma1.resolution")),
+    Mutant("swapped_chain_product",
+           "numerics.chain_product (and every module that imported it) computes W_1⋯W_L instead of W_L⋯W_1",
+           _apply_swapped_chain_product,
+           _p("lemma1", "test_lemma1_value", "test_lemma1_threshold")),
+    Mutant("swapped_adapted_product",
+           "adapters.adapted_product (and every module that imported it) computes W̃_1⋯W̃_L instead of W̃_L⋯W̃_1",
+           _apply_swapped_adapted_product,
+           _p("lemma1", "test_lemma1_value", "test_lemma1_threshold")),
+    Mutant("hetero_ranks_exact_iff_max_layer_rank",
+           "hetero_ranks registry rule 'exact iff max_l R_l ≥ rank E' (per-layer instead of total budget)",
+           _set_formula("hetero_ranks", "exact_iff", sp.GreaterThan(_MAX_LAYER_RANK, F.R_E)),
+           _p("hetero_ranks", "test_hetero_ranks_compositions", expect="hetero_ranks.value")),
+    # --- theorem3: ReLU FNNs
+    Mutant("theorem3_threshold_minus_one",
+           "theorem3 registry threshold ⌈max_i rank(E_i)/M⌉ − 1 (floored at 1)",
+           _set_formula("theorem3", "threshold", sp.Max(F.THEOREM3_THRESHOLD - 1, 1)),
+           _p("theorem3", "test_theorem3_exact", expect="theorem3.exact")),
     Mutant("theorem3_dropped_last_bias_correction",
            "FNN construction with the last bias of each block left at b̄_i (offset correction −W̃·a_{m−1} dropped)",
-           _apply_fnn_construct(_gate_fnn._no_last_bias_correction),
-           _p("theorem3", "test_theorem3_exact")),
+           _in_property_modules(fnn_mod.construct_fnn, _construct_fnn_without_last_bias_correction),
+           _p("theorem3", "test_theorem3_exact", expect="theorem3.exact")),
     Mutant("theorem3_sample_calibrated_biases",
            "FNN offsets = 2 × the most negative pre-activation over 64 sampled inputs instead of domain norm bounds",
-           _apply_fnn_construct(_gate_fnn._sample_calibrated),
-           _p("theorem3", "test_theorem3_exact")),
-    Mutant("lemma1_loosened_tolerance",
-           "LinearConstruction.tolerance() × 1e6",
-           _loosen(linear_mod.LinearConstruction),
-           _p("lemma1", "test_lemma1_resolution")),
+           _in_property_modules(fnn_mod.construct_fnn, _construct_fnn_sample_calibrated),
+           _p("theorem3", "test_theorem3_exact", expect="theorem3.exact")),
+    Mutant("theorem3_offsets_too_small",
+           "every domain's norm bound 10× too small (e.g. a wrong norm): offsets clip pre-activations on the domain",
+           _apply_offsets_too_small,
+           _p("theorem3", "test_theorem3_biases_safe", expect="theorem3.biases_safe")
+           + _p("theorem3", "test_theorem3_exact", expect="theorem3.exact"),
+           require_all=True),
     Mutant("theorem3_loosened_tolerance",
            "FNNConstruction.tolerance() × 1e6",
            _loosen(fnn_mod.FNNConstruction),
@@ -325,36 +429,54 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("theorem3_loosened_tolerance_x1e5",
            "FNNConstruction.tolerance() × 1e5",
            _loosen(fnn_mod.FNNConstruction, 1e5),
-           _p("theorem3", "test_theorem3_resolution")),
-    Mutant("swapped_chain_product",
-           "numerics.chain_product (and every module that imported it) computes W_1⋯W_L instead of W_L⋯W_1",
-           _apply_swapped_chain_product,
-           _p("lemma1", "test_lemma1_value", "test_lemma1_threshold")),
-    Mutant("swapped_adapted_product",
-           "adapters.adapted_product (and every module that imported it) computes W̃_1⋯W̃_L instead of W̃_L⋯W̃_1",
-           _apply_swapped_adapted_product,
-           _p("lemma1", "test_lemma1_value", "test_lemma1_threshold")),
+           _p("theorem3", "test_theorem3_resolution", expect="theorem3.resolution")),
+    # --- theorem5 / theorem5_printed: bounds below the threshold
+    Mutant("theorem5_epsilon_sigma_RM",
+           "Theorem 5 ε_i = σ_{RM}(E_i) instead of σ_{RM+1}(E_i) (one index too low): at the threshold the bounds "
+           "do not vanish. 'tight' is blind to it: σ_{RM} ≥ σ_{RM+1} and every bound is nondecreasing in ε_i, so "
+           "the mutant only loosens an upper bound",
+           _apply_epsilon_at(0),
+           _p("theorem5", "test_theorem5_monotone", expect="theorem5.monotone"),
+           blind=_p("theorem5", "test_theorem5_tight")),
+    Mutant("theorem5_epsilon_sigma_RM_plus_2",
+           "Theorem 5 ε_i = σ_{RM+2}(E_i) instead of σ_{RM+1}(E_i) (one index too high): understates the realised "
+           "‖W̃^{(i)} − W̄_i‖₂; one direction short of the threshold the bound is 0 while the error is not",
+           _apply_epsilon_at(2),
+           _p("theorem5", "test_theorem5_tight", expect="theorem5.tight") + _p("theorem5", "test_theorem5_monotone")),
+    Mutant("theorem5_tight_with_frobenius_root",
+           "bound (c) with m_0 = √‖Σ‖_F instead of √tr Σ (the printed form's unproved step E‖x‖ ≤ √‖Σ‖_F)",
+           _set_bound_form("tight", _tight_with_frobenius_root),
+           _p("theorem5", "test_theorem5_tight", expect="theorem5.tight")),
+    Mutant("theorem5_variant_as_printed",
+           "bound (b) encoded as the printed form (inner index i − 1, final √‖Σ‖_F)",
+           _set_bound_form("variant", F.theorem5_bound_printed),
+           _p("theorem5", "test_theorem5_variant", expect="theorem5.variant")),
+    Mutant("theorem5_printed_as_variant",
+           "bound (a) encoded as the provable variant (b): the adversarial instance's 'construction > (a)' fails",
+           _set_bound_form("printed", F.theorem5_bound_variant),
+           _p("theorem5_printed", "test_theorem5_printed_adversarial", args=(0,),
+              expect="theorem5_printed.adversarial")),
+    # --- lemma6_tfl: final-layers tuning
+    Mutant("lemma6_tfl_no_shift",
+           "tfl_certificate's probe x′ built without shifting the clipped unit (u′ = u): x′ = x, no certificate",
+           _apply_tfl_no_shift,
+           _p("lemma6_tfl", "test_lemma6_tfl_certificate", expect="lemma6_tfl.certificate")),
+    # --- theorem7 / theorem7_scope: transformers
     Mutant("theorem7_adapter_on_w1",
            "TFN construction also moves W_1 of block 1 (by 1e-3·11ᵀ), which Theorem 7 leaves frozen",
            _apply_tfn_adapter_on_w1,
-           _p("theorem7_scope", "test_theorem7_scope_support_and_ranks")
-           + _p("theorem7", "test_theorem7_exact_random")),
+           _p("theorem7_scope", "test_theorem7_scope_support_and_ranks", expect="theorem7_scope.support")
+           + _p("theorem7", "test_theorem7_exact_random", expect="theorem7.exact"),
+           require_all=True),
     Mutant("theorem7_missing_calibration",
            "TFN calibration C_{i+1} = I instead of W̄_2 W_2⁻¹ (next block built for the wrong hidden coordinates)",
            _apply_tfn_missing_calibration,
-           _p("theorem7", "test_theorem7_exact_random")),
+           _p("theorem7", "test_theorem7_exact_random", expect="theorem7.exact")),
     Mutant("theorem7_threshold_minus_one",
-           "theorem7 registry threshold ⌈G_max/2⌉ − 1 (floored at 1)",
+           "theorem7 registry threshold ⌈G_max/2⌉ − 1 (floored at 1), e.g. ⌊D/2⌋ − 1 claimed sufficient for odd D",
            _set_formula("theorem7", "threshold", sp.Max(F.THEOREM7_THRESHOLD - 1, 1)),
-           _p("theorem7", "test_theorem7_threshold_lowgap", "test_theorem7_exact_random")),
-    Mutant("theorem5_epsilon_sigma_RM",
-           "Theorem 5 ε_i = σ_{RM}(E_i) instead of σ_{RM+1}(E_i) (wrong singular index, one too low)",
-           _apply_epsilon_at(0),
-           _p("theorem5", "test_theorem5_monotone", "test_theorem5_tight")),
-    Mutant("theorem5_epsilon_sigma_RM_plus_2",
-           "Theorem 5 ε_i = σ_{RM+2}(E_i) instead of σ_{RM+1}(E_i) (wrong singular index, one too high)",
-           _apply_epsilon_at(2),
-           _p("theorem5", "test_theorem5_tight", "test_theorem5_monotone")),
+           _p("theorem7", "test_theorem7_threshold_lowgap", "test_theorem7_exact_random", expect="theorem7.chains"),
+           require_all=True),
 )
 
 assert len({m.name for m in MUTANTS}) == len(MUTANTS), "mutant names must be unique"

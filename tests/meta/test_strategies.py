@@ -1,4 +1,6 @@
-"""Meta-tests of the generators: do they produce what they promise (ranks, conditioning, reproducibility)?"""
+"""Meta-tests of the generators (:mod:`lora_theory.testing.instances` builders and the Hypothesis strategies of
+:mod:`lora_theory.testing.strategies`): do they produce what they promise (ranks, conditioning, domains,
+reproducibility)?"""
 
 from __future__ import annotations
 
@@ -9,15 +11,16 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lora_theory.analysis.fnn import block_discrepancies
 from lora_theory.numerics import chain_product, numerical_rank, singular_values, spectral_norm
 from lora_theory.random_matrices import generator, haar_orthogonal, low_rank_matrix, matrix_with_singular_values
-from lora_theory.testing.strategies import (
-    LARGE_RATIOS,
+from lora_theory.testing.instances import (
+    build_fnn_instance,
     build_linear_instance,
     build_singular_prefix_instance,
-    linear_instances,
-    per_layer_ranks,
+    build_tfn_instance,
 )
+from lora_theory.testing.strategies import LARGE_RATIOS, fnn_instances, linear_instances, per_layer_ranks
 
 
 @given(inst=linear_instances())
@@ -108,3 +111,35 @@ def test_matrix_generators_hit_their_singular_values():
 def test_per_layer_ranks_are_in_range(data, D, L):
     ranks = data.draw(per_layer_ranks(D, L), label="ranks")
     assert len(ranks) == L and all(0 <= r <= D for r in ranks)
+
+
+@given(inst=fnn_instances(low_rank=True, general_partition=True))
+def test_fnn_designed_block_ranks_are_the_numerical_ranks(inst):
+    """rank(W̄_i − ∏_{P_i}W), measured for the partition the target was designed on, is the designed k_i."""
+    ranks = [b.rank for b in block_discrepancies(inst.frozen, inst.target, inst.partition)]
+    assert ranks == list(inst.designed_ranks), inst.repro()
+
+
+@given(inst=fnn_instances())
+def test_fnn_conditioning_and_domain_are_as_promised(inst):
+    """κ(W_l) = κ^{1/L} for the frozen layers (D ≥ 2), and ball and box both have the norm bound ρ = 3."""
+    L = inst.frozen.depth
+    if inst.frozen.width >= 2:
+        for W in inst.frozen.weights:
+            s = singular_values(W)
+            assert math.isclose(float(s[0] / s[-1]), inst.kappa ** (1 / L), rel_tol=1e-9), inst.repro()
+    assert math.isclose(inst.domain.norm_bound(), 3.0, rel_tol=1e-12), inst.repro()
+    corners = inst.domain.adversarial_points(generator(0))
+    assert bool(inst.domain.contains(corners).all()), inst.repro()
+
+
+def test_fnn_and_tfn_builders_are_reproducible_and_leave_the_global_rng_alone():
+    state = torch.get_rng_state()
+    a, b = build_fnn_instance(4, 3, 2, (2, 1), seed=5), build_fnn_instance(4, 3, 2, (2, 1), seed=5)
+    t, u = build_tfn_instance(4, 2, 2, 1, seed=5), build_tfn_instance(4, 2, 2, 1, seed=5)
+    assert torch.equal(torch.get_rng_state(), state)
+    pairs = zip(a.target.weights + a.frozen.biases, b.target.weights + b.frozen.biases)
+    assert all(torch.equal(x, y) for x, y in pairs)
+    assert torch.equal(t.target.Wo, u.target.Wo) and torch.equal(t.frozen.blocks[1].WQ[1], u.frozen.blocks[1].WQ[1])
+    rebuilt = eval(a.repro(), {"build_fnn_instance": build_fnn_instance})  # noqa: S307 - our own string
+    assert torch.equal(rebuilt.target.weights[0], a.target.weights[0])

@@ -1,0 +1,267 @@
+"""Deterministic instance builders: frozen/target pairs with designed ranks and conditioning, from a seed.
+
+No Hypothesis here: every builder is a plain function of sizes, a few *levels* and a seed, using a local
+``torch.Generator`` (the global RNG is never touched), so an instance is rebuilt bit for bit from its ``repro()``
+string. The Hypothesis strategies of :mod:`lora_theory.testing.strategies` draw those arguments.
+
+Conditioning is fixed by construction (no filtering):
+
+* frozen layers W_l = U·diag(s_l)·Vᵀ with κ(W_l) = κ^{1/L}, so ∏‖W_l‖ ≤ √κ and σ_min(∏W) ≥ 1/√κ;
+* the discrepancy E = U_k·diag(e)·V_kᵀ has exactly rank k, σ_1(E) = ratio/√κ and σ_k(E) = floor·σ_1(E);
+* with ratio < 1, every P + LR_r(E) has σ_min ≥ (1 − ratio)/√κ (Weyl): the non-singularity hypothesis of
+  arXiv 2310.17513v3, Lemma 1, p. 3 (and of Assumption 1, p. 6, block by block) holds by construction — a
+  "pretrained pair": target = frozen product + a small low-rank change. Ratios ≥ 1 give generic targets where the
+  hypothesis may fail; they are used only where failure is part of the claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from lora_theory.numerics import chain_product
+from lora_theory.random_matrices import generator, haar_orthogonal, low_rank_matrix, matrix_with_singular_values
+
+if TYPE_CHECKING:  # imported lazily in the builders to keep module import light
+    from lora_theory.domains import Domain
+    from lora_theory.models import TFN, ReLUFNN
+
+__all__ = ["LinearInstance", "LinearCase", "build_linear_instance", "build_singular_prefix_instance", "FNNInstance",
+           "build_fnn_instance", "TFNInstance", "build_tfn_instance"]
+
+
+@dataclass(frozen=True, eq=False)
+class LinearInstance:
+    """A frozen chain and a target with designed discrepancy E = target − ∏W."""
+
+    weights: tuple[torch.Tensor, ...]
+    target: torch.Tensor
+    designed_singular_values: torch.Tensor  # σ_1..σ_k of E, descending
+    width: int
+    depth: int
+    discrepancy_rank: int
+    kappa: float
+    ratio: float
+    floor: float
+    ties: bool
+    seed: int
+
+    def repro(self) -> str:
+        return (f"build_linear_instance(width={self.width}, depth={self.depth}, discrepancy_rank="
+                f"{self.discrepancy_rank}, kappa={self.kappa!r}, ratio={self.ratio!r}, floor={self.floor!r}, "
+                f"ties={self.ties!r}, seed={self.seed})")
+
+
+def build_linear_instance(width: int, depth: int, discrepancy_rank: int, *, kappa: float = 10.0,
+                          ratio: float = 0.5, floor: float = 0.1, ties: bool = False, seed: int = 0,
+                          dtype: torch.dtype = torch.float64) -> LinearInstance:
+    """Frozen W_1..W_L with κ(∏W) ≤ ``kappa`` and target ∏W + E, rank E = ``discrepancy_rank`` (see module doc)."""
+    D, L, k = width, depth, discrepancy_rank
+    gen = generator(seed)
+    layer_kappa = kappa ** (1.0 / L)
+    weights = []
+    for _ in range(L):
+        if D == 1:
+            s = torch.ones(1, dtype=dtype)
+        else:
+            u = torch.rand(D, generator=gen, dtype=dtype)
+            u[0], u[1] = 1.0, 0.0  # pin the extremes so κ(W_l) is exactly layer_kappa
+            s = torch.sort(layer_kappa ** (u - 0.5), descending=True).values
+        weights.append(matrix_with_singular_values(s, gen, dtype=dtype))
+    top = ratio / kappa ** 0.5
+    if k == 0:
+        e = torch.zeros(0, dtype=dtype)
+    elif ties or k == 1:
+        e = torch.full((k,), top, dtype=dtype)
+    else:
+        u = torch.rand(k, generator=gen, dtype=dtype)
+        u[0], u[1] = 1.0, 0.0
+        e = torch.sort(top * floor ** (1.0 - u), descending=True).values
+    E = low_rank_matrix(D, e, gen, dtype=dtype)
+    target = chain_product(weights) + E
+    return LinearInstance(tuple(weights), target, e, D, L, k, float(kappa), float(ratio),
+                          float(floor) if k > 1 and not ties else 1.0, bool(ties), int(seed))
+
+
+@dataclass(frozen=True, eq=False)
+class LinearCase:
+    """An instance and the per-layer ranks to adapt it with."""
+
+    instance: LinearInstance
+    ranks: tuple[int, ...]
+
+    def repro(self) -> str:
+        return f"{self.instance.repro()}, ranks={list(self.ranks)}"
+
+
+def build_singular_prefix_instance(width: int, depth: int, *, kappa: float = 10.0, seed: int = 0,
+                                   dtype: torch.dtype = torch.float64) -> LinearInstance:
+    """An instance on which the Lemma 1 hypothesis fails *by construction* at r = 1: ∏W + LR_1(E) is singular.
+
+    With P = ∏W and a unit vector v_1, put the top singular pair of E at u_1 = −P v_1/‖P v_1‖, σ_1 = ‖P v_1‖, so
+    P + σ_1 u_1 v_1ᵀ = P (I − v_1 v_1ᵀ) has a null vector v_1; the other singular values of E are strictly smaller
+    (LR_1(E) is unique). Needs width ≥ 2 and depth ≥ 2; with R = 1 the prefix W̃_1 solved with for A_2 is singular.
+    """
+    base = build_linear_instance(width, depth, 0, kappa=kappa, seed=seed, dtype=dtype)
+    gen = generator(seed + 1)
+    P = chain_product(base.weights)
+    V = haar_orthogonal(width, gen, dtype=dtype)
+    w = P @ V[:, 0]
+    top = float(torch.linalg.vector_norm(w))
+    basis = torch.cat([(-w / top)[:, None], torch.randn(width, width - 1, generator=gen, dtype=dtype)], dim=1)
+    Q, Rm = torch.linalg.qr(basis)
+    U = Q * torch.sign(torch.diagonal(Rm))  # first column is exactly −w/‖w‖ up to rounding
+    e = torch.cat([torch.tensor([top], dtype=dtype), top * torch.linspace(0.9, 0.1, width - 1, dtype=dtype)])
+    E = (U * e) @ V.T
+    return LinearInstance(base.weights, P + E, e, width, depth, width, base.kappa, float("nan"), 0.1, False,
+                          int(seed))
+
+# ---------------------------------------------------------------------------------------------------------------
+# ReLU FNN instances (claims theorem3, corollary4, general_partition, one_layer_fnn, theorem5, …)
+# ---------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class FNNInstance:
+    """A frozen FNN, a target FNN, the partition the target was designed against, and the input domain.
+
+    ``designed_ranks[i]`` is rank(W̄_i − ∏_{P_i}W) by construction, or ``None`` for a generic (independent) target
+    layer, whose discrepancy is full rank almost surely.
+    """
+
+    frozen: "ReLUFNN"
+    target: "ReLUFNN"
+    partition: tuple[int, ...]
+    designed_ranks: tuple[int | None, ...]
+    domain: "Domain"
+    kappa: float
+    ratio: float
+    seed: int
+    args: str
+
+    def repro(self) -> str:
+        return f"build_fnn_instance({self.args})"
+
+
+def build_fnn_instance(width: int, depth: int, target_depth: int, block_ranks: tuple[int | None, ...] | None = None,
+                       *, partition: tuple[int, ...] | None = None, kappa: float = 10.0, ratio: float = 0.5,
+                       bias_scale: float = 0.5, final_relu: bool = True, domain: str = "ball",
+                       radius: float = 3.0, seed: int = 0, dtype: torch.dtype = torch.float64) -> FNNInstance:
+    """Frozen layers with κ(W_l) = κ^{1/L}; target layer i = ∏_{P_i}W + (rank-k_i change with σ_1 = ratio·bound on
+    σ_min(∏_{P_i}W), so Assumption 1 holds by construction) when ``block_ranks[i] = k_i``, or an independent
+    matrix with continuous random singular values in [0.5/√κ, 2√κ] when it is ``None`` (default: all ``None``).
+    Biases are uniform in ±bias_scale; the domain is the ball of ``radius`` or the box [−ρ/√D, ρ/√D]^D (same norm
+    bound)."""
+    from lora_theory.domains import Ball, Box
+    from lora_theory.models import ReLUFNN
+    from lora_theory.partition import block_ranges, uniform_partition, validate_partition
+
+    D, L, Lbar = width, depth, target_depth
+    sizes = uniform_partition(L, Lbar) if partition is None else validate_partition(partition, L, Lbar)
+    ranks = tuple(block_ranks) if block_ranks is not None else (None,) * Lbar
+    gen = generator(seed)
+    layer_kappa = kappa ** (1.0 / L)
+
+    def conditioned(k: float) -> torch.Tensor:
+        if D == 1:
+            return matrix_with_singular_values(torch.ones(1, dtype=dtype), gen, dtype=dtype)
+        u = torch.rand(D, generator=gen, dtype=dtype)
+        u[0], u[1] = 1.0, 0.0
+        return matrix_with_singular_values(torch.sort(k ** (u - 0.5), descending=True).values, gen, dtype=dtype)
+
+    def bias() -> torch.Tensor:
+        return bias_scale * (2 * torch.rand(D, generator=gen, dtype=dtype) - 1)
+
+    weights = [conditioned(layer_kappa) for _ in range(L)]
+    biases = [bias() for _ in range(L)]
+    t_weights, t_biases = [], []
+    for i, layers in enumerate(block_ranges(sizes)):
+        k = ranks[i]
+        if k is None:  # generic: continuous singular values in [0.5/√κ, 2√κ] (no pinned values, even at D = 1)
+            sv = 0.5 * kappa ** -0.5 + (2 * kappa ** 0.5 - 0.5 * kappa ** -0.5) * torch.rand(D, generator=gen,
+                                                                                              dtype=dtype)
+            t_weights.append(matrix_with_singular_values(torch.sort(sv, descending=True).values, gen, dtype=dtype))
+        else:
+            P = chain_product([weights[l] for l in layers])
+            smin_bound = layer_kappa ** (-0.5 * len(layers))
+            e = torch.full((k,), ratio * smin_bound, dtype=dtype) * torch.linspace(1.0, 0.5, k, dtype=dtype)
+            t_weights.append(P + low_rank_matrix(D, e, gen, dtype=dtype))
+        t_biases.append(bias())
+    dom = Ball(D, radius) if domain == "ball" else Box(D, -radius / D ** 0.5, radius / D ** 0.5)
+    frozen = ReLUFNN(tuple(weights), tuple(biases), final_relu)
+    target = ReLUFNN(tuple(t_weights), tuple(t_biases), final_relu)
+    args = (f"width={D}, depth={L}, target_depth={Lbar}, block_ranks={ranks!r}, partition={sizes!r}, "
+            f"kappa={kappa!r}, ratio={ratio!r}, bias_scale={bias_scale!r}, final_relu={final_relu!r}, "
+            f"domain={domain!r}, radius={radius!r}, seed={seed}")
+    return FNNInstance(frozen, target, sizes, ranks, dom, float(kappa), float(ratio), int(seed), args)
+
+# ---------------------------------------------------------------------------------------------------------------
+# TFN instances (claims theorem7, theorem7_scope, tfn_gap)
+# ---------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class TFNInstance:
+    """A frozen TFN and a same-size target. ``gap_rank`` is the designed perturbation rank k of a low-gap target
+    (every W_Q, W_K, W_V, W_O and W_o moved by a rank-k matrix, FFN weights kept, fresh biases: G = (2k, …, 2k, k)),
+    or ``None`` for an independent random target (G_i = D almost surely)."""
+
+    frozen: "TFN"
+    target: "TFN"
+    gap_rank: int | None
+    seed: int
+    args: str
+
+    def repro(self) -> str:
+        return f"build_tfn_instance({self.args})"
+
+
+def build_tfn_instance(width: int, depth: int, heads: int, gap_rank: int | None = None, *, kappa: float = 4.0,
+                       attention_scale: float = 1.0, ratio: float = 0.3, seed: int = 0,
+                       dtype: torch.dtype = torch.float64) -> TFNInstance:
+    """Every matrix is U·diag(s)·Vᵀ with s in [1/√κ, √κ] (so W_1, W_2, W_o and the K, O factors are invertible,
+    each with condition number ≤ κ); attention matrices are scaled by ``attention_scale``/D^{1/4} so the scores
+    (Kz)ᵀQz, a product of two of them, stay of order one: the paper's attention has no 1/√D inside the softmax
+    (arXiv 2310.17513v3, App. F.2, p. 36), so the generator supplies that scaling. Low-gap perturbations have
+    σ_1 = ratio·(1/√κ) so the two-factor prefixes stay non-singular by construction."""
+    from lora_theory.models import TFN, TFNBlock
+
+    D, L, H = width, depth, heads
+    gen = generator(seed)
+    att = attention_scale / D ** 0.25
+
+    def cond(scale: float = 1.0) -> torch.Tensor:
+        u = torch.rand(D, generator=gen, dtype=dtype)
+        if D >= 2:
+            u[0], u[1] = 1.0, 0.0
+        s = torch.sort(kappa ** (u - 0.5), descending=True).values * scale
+        return matrix_with_singular_values(s, gen, dtype=dtype)
+
+    def bias() -> torch.Tensor:
+        return 0.5 * (2 * torch.rand(D, generator=gen, dtype=dtype) - 1)
+
+    def model() -> "TFN":
+        blocks = [TFNBlock(tuple(cond(att) for _ in range(H)), tuple(cond(att) for _ in range(H)),
+                           tuple(cond(att) for _ in range(H)), tuple(cond(att) for _ in range(H)),
+                           cond(), bias(), cond(), bias()) for _ in range(L)]
+        return TFN(tuple(blocks), cond())
+
+    frozen = model()
+    if gap_rank is None:
+        target = model()
+    else:
+        k = gap_rank
+
+        def moved(W: torch.Tensor, scale: float) -> torch.Tensor:
+            if k == 0:
+                return W.clone()
+            e = torch.full((k,), ratio * scale / kappa ** 0.5, dtype=dtype) * torch.linspace(1.0, 0.5, k, dtype=dtype)
+            return W + low_rank_matrix(D, e, gen, dtype=dtype)
+
+        blocks = [TFNBlock(tuple(moved(W, att) for W in b.WQ), tuple(moved(W, att) for W in b.WK),
+                           tuple(moved(W, att) for W in b.WV), tuple(moved(W, att) for W in b.WO),
+                           b.W1.clone(), bias(), b.W2.clone(), bias()) for b in frozen.blocks]
+        target = TFN(tuple(blocks), moved(frozen.Wo, 1.0))
+    args = (f"width={D}, depth={L}, heads={H}, gap_rank={gap_rank!r}, kappa={kappa!r}, "
+            f"attention_scale={attention_scale!r}, ratio={ratio!r}, seed={seed}")
+    return TFNInstance(frozen, target, gap_rank, int(seed), args)
