@@ -1,169 +1,209 @@
-"""pytest plugin: claim markers, Hypothesis profiles, per-worker threads, and the end-of-run claims table.
+"""pytest plugin: claim markers, Hypothesis profiles, torch threads, and the end-of-run claims table.
 
-Enable it with ``pytest_plugins = ["lora_theory.testing.plugin"]`` in a ``conftest.py`` (this repository's root
-conftest does). A test belongs to a claim when it carries the marker named by the claim id
-(``pytestmark = pytest.mark.lemma1`` in ``properties/test_lemma1.py``). Records of the checks made inside such a test
-(:mod:`lora_theory.testing.assertions`) travel in ``report.user_properties``, so the table is right under pytest-xdist too.
+Installing lora-theory installs this plugin (entry point ``pytest11``, named after this module, so ``-p
+lora_theory.testing.plugin`` or ``pytest_plugins = ["lora_theory.testing.plugin"]`` register it once, not twice),
+but it is inert — no markers, no profile change, no thread setting, no table — until enabled, by the ini option
+``lora_theory = true`` or the flag ``--lora-theory``. It always adds only its options: ``--lora-theory``,
+``--claims-json PATH``, ``--no-claims-table`` and the ini options ``lora_theory``, ``lora_theory_torch_threads``,
+``lora_theory_ci_profile``.
+
+Once enabled:
+
+* every registered claim (:mod:`lora_theory.claims`: built-in, installed, or registered by your conftest) gets the
+  marker of its id, so ``--strict-markers`` accepts ``pytest.mark.<id>``;
+* the Hypothesis profiles ``dev``/``ci``/``deep`` are registered and ``dev`` loaded only if nobody chose a profile
+  (see :mod:`lora_theory.testing.profiles`, which also explains why replacing ``ci`` is opt-in);
+* ``lora_theory_torch_threads = N`` sets ``torch.set_num_threads(N)`` in each pytest process (restored at the end);
+  unset, torch is left alone;
+* a test belongs to a claim when it carries the claim's *marker* (``pytestmark = pytest.mark.lemma1``; keywords such
+  as a parametrize id ``lemma1`` do not count). The records of the checks made inside it
+  (:mod:`lora_theory.testing.assertions`) and its claim travel in ``report.user_properties``, so the table is right
+  under pytest-xdist too. The table (:mod:`lora_theory.claims.report`) is printed at the end and, with
+  ``--claims-json PATH``, written as ``{"profile": ..., "claims": [one row per registered claim]}``.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
-from dataclasses import dataclass
 
 import pytest
 
-from lora_theory.claims import all_claims
+from lora_theory.claims import Claim, all_claims
+from lora_theory.claims.report import NOT_RUN, SEPARATION_REQUIRED, ClaimSummary, format_claims_table
+from lora_theory.files import atomic_write_json
 from lora_theory.testing.assertions import recording
-from lora_theory.testing.profiles import default_profile_name, load_default_profile
 
-__all__ = ["SEPARATION_REQUIRED", "ClaimSummary", "ClaimTable", "format_claims_table"]
+__all__ = ["is_enabled"]
 
-#: smallest acceptable (smallest "not exact" error) / (largest "exact" tolerance), both relative
-SEPARATION_REQUIRED = 1e6
-_KEY = "lora_theory"
-
-load_default_profile()
-
-
-@dataclass
-class ClaimSummary:
-    claim: str
-    reference: str
-    statement: str
-    status: str
-    tests: int = 0
-    passed: int = 0
-    failed: int = 0
-    skipped: int = 0
-    examples: int = 0
-    checks: int = 0
-    worst_margin: float = 0.0
-    max_exact_tolerance: float = 0.0
-    min_not_exact_error: float = math.inf
-    seconds: float = 0.0  # summed call durations of the claim's tests
-
-    @property
-    def separation(self) -> float | None:
-        if self.max_exact_tolerance > 0 and math.isfinite(self.min_not_exact_error):
-            return self.min_not_exact_error / self.max_exact_tolerance
-        return None
-
-    @property
-    def result(self) -> str:
-        if self.failed:
-            return "FAILED"
-        if self.passed:
-            return "passed"
-        return "skipped" if self.skipped else "not run"
-
-    @property
-    def separation_ok(self) -> bool:
-        sep = self.separation
-        return sep is None or sep >= SEPARATION_REQUIRED
-
-    def as_dict(self) -> dict:
-        return {"claim": self.claim, "reference": self.reference, "statement": self.statement,
-                "status": self.status, "result": self.result, "tests": self.tests, "passed": self.passed,
-                "failed": self.failed, "skipped": self.skipped, "examples": self.examples, "checks": self.checks,
-                "worst_margin": self.worst_margin, "max_exact_tolerance": self.max_exact_tolerance or None,
-                "min_not_exact_error": None if math.isinf(self.min_not_exact_error) else self.min_not_exact_error,
-                "separation": self.separation, "separation_ok": self.separation_ok, "seconds": self.seconds}
-
-
-def format_claims_table(rows: list[dict]) -> str:
-    """The claims table (one row per claim, statement underneath)."""
-    head = f"{'claim':<18} {'result':<8} {'tests':>5} {'examples':>8} {'worst margin':>12} {'separation':>14}  reference"
-    lines = [head, "-" * (len(head) + 30)]
-    for r in rows:
-        sep = "—" if r["separation"] is None else f"{r['separation']:.1e}"
-        if r["separation"] is not None and not r["separation_ok"]:
-            sep += " (<1e6!)"
-        margin = f"{r['worst_margin']:.2e}" if r["checks"] else "—"  # no tolerance-based check recorded
-        lines.append(f"{r['claim']:<18} {r['result']:<8} {r['tests']:>5} {r['examples']:>8} "
-                     f"{margin:>12} {sep:>14}  {r['reference']}")
-        lines.append(f"{'':<18} {r['statement']}")
-    seps = [r["separation"] for r in rows if r["separation"] is not None]
-    if seps:
-        lines.append(f"separation ratio of the run (smallest 'not exact' error / largest 'exact' tolerance): "
-                     f"{min(seps):.2e} (required ≥ {SEPARATION_REQUIRED:.0e})")
-    lines.append("worst margin = max residual/tolerance over all tolerance-based checks (≤ 1 passes; — = none: the "
-                 "claim's checks are exact or symbolic)")
-    return "\n".join(lines)
+_RECORD_KEY = "lora_theory"  # user_properties entry: the checks recorded during the call
+_CLAIM_KEY = "lora_theory_claim"  # user_properties entry: the claim the test belongs to
+_SESSION_PLUGIN = "lora-theory-session"
+_TABLE_PLUGIN = "lora-theory-claims-table"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("lora-theory")
+    group.addoption("--lora-theory", action="store_true", default=False,
+                    help="enable the lora-theory plugin (claim markers, Hypothesis profiles, claims table) for this "
+                         "run; the ini option lora_theory = true enables it for every run")
     group.addoption("--claims-json", default=None, metavar="PATH",
-                    help="write the claims table as JSON to PATH")
+                    help="write the claims table as JSON to PATH (needs the plugin enabled)")
     group.addoption("--no-claims-table", action="store_true", default=False,
                     help="do not print the claims table at the end (lora-theory verify prints its own)")
+    parser.addini("lora_theory", type="bool", default=False,
+                  help="enable the lora-theory plugin (claim markers, Hypothesis profiles, claims table)")
+    parser.addini("lora_theory_torch_threads", type="string", default="",
+                  help="lora-theory: torch.set_num_threads(N) in each pytest process (default: leave torch alone)")
+    parser.addini("lora_theory_ci_profile", type="bool", default=False,
+                  help="lora-theory: replace Hypothesis's 'ci' profile with lora-theory's extension of it")
 
 
-def _claim_ids() -> set[str]:
-    return {c.id for c in all_claims()}
+def is_enabled(config: pytest.Config) -> bool:
+    """Whether the plugin is enabled for this run (``--lora-theory`` or the ini option ``lora_theory``)."""
+    return bool(config.getoption("--lora-theory") or config.getini("lora_theory"))
 
 
-def _claim_of(keywords) -> str | None:
-    ids = _claim_ids()
-    return next((name for name in keywords if name in ids), None)
+def _torch_threads(config: pytest.Config) -> int | None:
+    text = str(config.getini("lora_theory_torch_threads")).strip()
+    if not text:
+        return None
+    try:
+        threads = int(text)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise pytest.UsageError(f"ini option lora_theory_torch_threads must be a positive integer; got {text!r}")
+    return threads
 
 
+@pytest.hookimpl(tryfirst=True)  # before Hypothesis's plugin loads --hypothesis-profile, which may name our profile
 def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("--claims-json")
+    if not is_enabled(config):
+        if path:
+            raise pytest.UsageError("--claims-json needs the lora-theory plugin enabled: pass --lora-theory or set "
+                                    "the ini option lora_theory = true")
+        return
     if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         raise pytest.UsageError(f"--claims-json {path!r}: its folder does not exist")
-    for claim in all_claims():
-        config.addinivalue_line("markers", f"{claim.id}: {claim.reference} — {claim.statement}")
-    import torch
-    torch.set_num_threads(1)  # the properties use small matrices: threads only add overhead (and -n workers compete)
+    threads = _torch_threads(config)
+    session = LoraTheorySession(config, threads)
+    session.start()
+    config.pluginmanager.register(session, _SESSION_PLUGIN)
     if not hasattr(config, "workerinput"):  # the controller (or the only process) aggregates the reports
-        config.pluginmanager.register(ClaimTable(config), "lora-theory-claims-table")
+        config.pluginmanager.register(ClaimTable(config), _TABLE_PLUGIN)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item):
-    claim = _claim_of(item.keywords)
-    if claim is None:
-        yield
-        return
-    with recording() as rec:
-        yield
-    item.user_properties.append((_KEY, {"claim": claim, **rec.as_dict()}))
+def _claim_of(item: pytest.Item, claims: dict[str, Claim]) -> Claim | None:
+    """The claim whose marker the item carries (the closest one, if several); keywords do not count."""
+    return next((claims[m.name] for m in item.iter_markers() if m.name in claims), None)
 
 
-def _profile_name(config: pytest.Config) -> str:
-    """The Hypothesis profile in force: --hypothesis-profile, else our default choice."""
-    try:
-        given = config.getoption("hypothesis_profile")
-    except ValueError:  # Hypothesis's pytest plugin not loaded
-        given = None
-    return given or default_profile_name()
+def _claim_dict(claim: Claim) -> dict:
+    return {"claim": claim.id, "reference": claim.reference, "statement": claim.statement, "status": claim.status}
+
+
+class LoraTheorySession:
+    """What the enabled plugin does in every pytest process (controller and xdist workers)."""
+
+    def __init__(self, config: pytest.Config, threads: int | None) -> None:
+        self.config = config
+        self.threads = threads
+        self.previous_threads: int | None = None
+        self.previous_profile: str | None = None
+        self.claims: dict[str, Claim] = {}  # the registered claims whose marker was added
+
+    def start(self) -> None:
+        from hypothesis.errors import InvalidArgument
+
+        from lora_theory.testing import profiles
+
+        before = profiles.current_profile_name()
+        profiles.register_profiles(replace_ci=bool(self.config.getini("lora_theory_ci_profile")))
+        try:
+            chosen = self.config.getoption("hypothesis_profile")
+        except ValueError:  # Hypothesis's pytest plugin not loaded
+            chosen = None
+        try:
+            if profiles.load_default_profile(chosen_on_command_line=chosen) is not None:
+                self.previous_profile = before
+        except InvalidArgument as exc:
+            raise pytest.UsageError(f"${profiles.ENV_VAR}: {exc}") from None
+        self.sync_markers()
+        if self.threads is not None:
+            import torch
+
+            self.previous_threads = torch.get_num_threads()
+            torch.set_num_threads(self.threads)
+
+    def sync_markers(self) -> None:
+        """Add the marker of every registered claim not yet added (claims registered by a conftest included)."""
+        for claim in all_claims():
+            if claim.id not in self.claims:
+                self.config.addinivalue_line("markers", f"{claim.id}: {claim.reference} — {claim.statement}")
+                self.claims[claim.id] = claim
+
+    def pytest_plugin_registered(self, plugin: object) -> None:
+        # a conftest module is registered as a plugin right after its import: claims it registered get their
+        # marker before the test modules next to it are imported
+        self.sync_markers()
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self.previous_threads is not None:
+            import torch
+
+            torch.set_num_threads(self.previous_threads)
+        if self.previous_profile is not None:
+            from hypothesis import settings
+
+            settings.load_profile(self.previous_profile)
+
+    def pytest_report_header(self, config: pytest.Config) -> str:
+        threads = "left alone" if self.threads is None else str(self.threads)
+        return f"lora-theory: {len(self.claims)} claims registered, torch threads {threads}"
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        claim = _claim_of(item, self.claims)
+        if claim is not None and not any(name == _CLAIM_KEY for name, _ in item.user_properties):
+            item.user_properties.append((_CLAIM_KEY, _claim_dict(claim)))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item):
+        if not any(name == _CLAIM_KEY for name, _ in item.user_properties):
+            return (yield)
+        with recording() as rec:
+            try:
+                return (yield)
+            finally:
+                item.user_properties.append((_RECORD_KEY, rec.as_dict()))
 
 
 class ClaimTable:
-    """Aggregates per-test records (from ``report.user_properties``) into one :class:`ClaimSummary` per claim."""
+    """Aggregates the per-test entries of ``report.user_properties`` into one :class:`ClaimSummary` per claim."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.summaries: dict[str, ClaimSummary] = {}
 
-    def _summary(self, claim_id: str) -> ClaimSummary:
-        if claim_id not in self.summaries:
-            c = next(c for c in all_claims() if c.id == claim_id)
-            self.summaries[claim_id] = ClaimSummary(c.id, c.reference, c.statement, c.status)
-        return self.summaries[claim_id]
+    def _summary(self, info: dict) -> ClaimSummary:
+        if info["claim"] not in self.summaries:  # a claim known to an xdist worker only (registered in a conftest
+            self.summaries[info["claim"]] = ClaimSummary(**info)  # below the root) still gets its row
+        return self.summaries[info["claim"]]
 
     def rows(self) -> list[dict]:
-        return [self.summaries[c.id].as_dict() for c in all_claims() if c.id in self.summaries]
+        """One row per registered claim (registry order), then any other claim a test reported."""
+        for claim in all_claims():
+            self._summary(_claim_dict(claim))
+        order = [c.id for c in all_claims()]
+        extra = [cid for cid in self.summaries if cid not in order]
+        return [self.summaries[cid].as_dict() for cid in order + extra]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        claim = _claim_of(report.keywords)
-        if claim is None:
+        info = next((value for name, value in report.user_properties if name == _CLAIM_KEY), None)
+        if info is None:
             return
-        s = self._summary(claim)
+        s = self._summary(info)
         if report.when == "call" or (report.when == "setup" and not report.passed):
             s.tests += 1
             if report.passed:
@@ -178,29 +218,27 @@ class ClaimTable:
             return
         s.seconds += report.duration
         for name, value in report.user_properties:
-            if name != _KEY:
-                continue
-            s.examples += value["examples"]
-            s.checks += value["checks"]
-            s.worst_margin = max(s.worst_margin, value["worst_margin"])
-            s.max_exact_tolerance = max(s.max_exact_tolerance, value["max_exact_tolerance"])
-            if value["min_not_exact_error"] is not None:
-                s.min_not_exact_error = min(s.min_not_exact_error, value["min_not_exact_error"])
+            if name == _RECORD_KEY:
+                s.add_record(value)
+
+    def _profile(self) -> str:
+        from lora_theory.testing.profiles import current_profile_name
+
+        return current_profile_name()
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         rows = self.rows()
         path = self.config.getoption("--claims-json")
         if path:
-            with open(path, "w", encoding="utf-8") as fh:
-                json.dump({"profile": _profile_name(self.config), "claims": rows}, fh, indent=2)
-        if rows and any(not r["separation_ok"] for r in rows) and session.exitstatus == 0:
+            atomic_write_json(path, {"profile": self._profile(), "claims": rows}, indent=2)
+        if any(not r["separation_ok"] for r in rows) and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus: int, config: pytest.Config) -> None:
         rows = self.rows()
-        if not rows or config.getoption("--no-claims-table"):
+        if config.getoption("--no-claims-table") or all(r["result"] == NOT_RUN for r in rows):
             return
-        terminalreporter.section(f"lora-theory claims (Hypothesis profile: {_profile_name(config)})")
+        terminalreporter.section(f"lora-theory claims (Hypothesis profile: {self._profile()})")
         terminalreporter.write_line(format_claims_table(rows))
         bad = [r["claim"] for r in rows if not r["separation_ok"]]
         if bad:
