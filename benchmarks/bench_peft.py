@@ -18,15 +18,14 @@ machine. Flags: ``--sizes``, ``--repeats``, ``--json PATH``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-from pathlib import Path
 
 import torch
 from _common import load_average, parse_sizes, timed
 
 from lora_theory.constructions.fnn import construct_fnn
-from lora_theory.testing.strategies import build_fnn_instance
+from lora_theory.files import atomic_write_json
+from lora_theory.testing.instances import build_fnn_instance
 
 TARGET_S = 2.0
 
@@ -74,7 +73,7 @@ def main() -> None:
         print(f"{D:>6} {R:>4} {row['construct_s']:>12.3f} {row['to_peft_s']:>10.3f} {row['round_trip_s']:>13.3f} "
               f"{row['export_s']:>9.3f} {row['forward_s']:>10.4f} {row['max_error']:>9.2e} {row['tolerance']:>10.2e}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"target_s": TARGET_S, "rows": rows}, indent=1) + "\n")
+        atomic_write_json(args.json, {"target_s": TARGET_S, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -1,21 +1,44 @@
-"""The ``sweep`` command: argparse arguments and the runner (to be wired as ``lora-theory sweep``).
+"""``lora-theory sweep``: the paper's experiments (arXiv 2310.17513v3, App. G, pp. 39–45) as error-vs-rank sweeps.
 
-Example: ``lora-theory sweep --preset fig1 --quick --out results/fig1`` or
-``lora-theory sweep --model fnn --depth 4 --target-depth 2 --ranks 1-8,12,16 --methods construction,gradient
---frozen random --seeds 0-4 --out results/e2``. Typed ``lora_theory`` errors propagate (the CLI turns them into
-exit code 2 with one line on stderr); malformed lists are argparse errors.
+This module only parses and dispatches: :mod:`lora_theory.experiments` holds the configs, the runner, the writers
+and the plots. Typed ``lora_theory`` errors propagate (the CLI turns them into exit code 2 with one line on stderr);
+malformed lists are argparse errors.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from lora_theory.experiments.methods import METHODS
-from lora_theory.experiments.presets import LOG_SCALE, PRESETS, preset_configs
-from lora_theory.experiments.setups import FROZEN_KINDS, MODELS
-from lora_theory.experiments.sweep import SweepConfig, check_out_dir, run_sweep, write_results
+from lora_theory.errors import DomainError
 
-__all__ = ["parse_int_list", "add_sweep_arguments", "configs_from_args", "run_sweep_command"]
+NAME = "sweep"
+HELP = "reproduce the paper's experiments: error vs rank for construction/gradient/tfl (CSV, JSON, PNG)"
+DESCRIPTION = """\
+Run the experiments of arXiv 2310.17513v3 (App. G): for each seed, frozen kind, method and LoRA rank, fit the
+frozen model to the target (the proof's construction, gradient LoRA with Adam, tuning the final layers) and
+record the test error, next to the theory curve and the exactness threshold. Writes results.csv (byte-identical on
+a rerun), results.json, timings.json and one PNG per setting to --out. A --preset fixes the setting (model, sizes,
+ranks, methods, frozen kinds); with it only --seeds, --steps, --quick, --out, --log-scale, --no-plots and
+--no-progress may be given.
+
+example: lora-theory sweep --preset fig1 --quick --out results/fig1
+example: lora-theory sweep --model fnn --depth 4 --target-depth 2 --ranks 1-8,12,16 --methods construction,gradient \
+--frozen-kind random,pretrained --seeds 0-4 --out results/e2
+"""
+
+__all__ = ["NAME", "HELP", "DESCRIPTION", "PRESET_NAMES", "MODEL_NAMES", "METHOD_NAMES", "FROZEN_KIND_NAMES",
+           "PRESET_FIXED", "parse_int_list", "add_arguments", "configs_from_args", "run"]
+
+# the names the help lists (this module imports no torch; tests/experiments checks they match the experiments')
+PRESET_NAMES = ("fig1", "fig2", "fnn-appendix", "tfn-appendix", "tfl", "bias")
+MODEL_NAMES = ("linear", "fnn", "tfn")
+METHOD_NAMES = ("construction", "gradient", "fixed-bias", "tfl")
+FROZEN_KIND_NAMES = ("random", "pretrained")
+
+#: options a --preset fixes: (attribute, flag)
+PRESET_FIXED = (("model", "--model"), ("width", "--width"), ("depth", "--depth"), ("target_depth", "--target-depth"),
+                ("heads", "--heads"), ("seq_len", "--seq-len"), ("ranks", "--ranks"), ("tfl_layers", "--tfl-layers"),
+                ("methods", "--methods"), ("frozen_kind", "--frozen-kind"))
 
 
 def parse_int_list(text: str) -> tuple[int, ...]:
@@ -39,18 +62,20 @@ def parse_int_list(text: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _name_list(known):
+def _name_list(known: tuple[str, ...]):
     def parse(text: str) -> tuple[str, ...]:
         return tuple(v.strip() for v in text.split(",") if v.strip())
     parse.__name__ = "list of " + "/".join(known)
     return parse
 
 
-def add_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    g = parser.add_argument_group("sweep")
-    g.add_argument("--preset", choices=sorted(PRESETS), help="a named experiment of SPEC §9.2 (other options then "
-                   "only override --seeds, --steps, --out, --log-scale)")
-    g.add_argument("--model", choices=MODELS, help="linear | fnn | tfn (default linear)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``sweep`` flags. (Abbreviations are off for every command: ``--frozen`` must not silently mean
+    ``--frozen-kind``; in ``rank`` and ``export-peft``, ``--frozen`` is a checkpoint file.)"""
+    g = parser.add_argument_group("setting (fixed by --preset)")
+    g.add_argument("--preset", metavar="NAME",
+                   help=f"a named experiment of the paper's App. G: {', '.join(PRESET_NAMES)}")
+    g.add_argument("--model", metavar="MODEL", help=f"{' | '.join(MODEL_NAMES)} (default linear)")
     g.add_argument("--width", type=int, help="D (default 16)")
     g.add_argument("--depth", type=int, help="frozen depth L (default 2)")
     g.add_argument("--target-depth", type=int, help="target depth L̄ (default 1)")
@@ -58,44 +83,55 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     g.add_argument("--seq-len", type=int, help="TFN sequence length N (default 10)")
     g.add_argument("--ranks", type=parse_int_list, help="ranks, e.g. 1-16 or 1,2,4-8 (default 1-16)")
     g.add_argument("--tfl-layers", type=parse_int_list, help="k values of method tfl (default 1..L-1)")
-    g.add_argument("--methods", type=_name_list(METHODS),
-                   help=f"comma-separated subset of {','.join(METHODS)} (default construction,gradient)")
-    g.add_argument("--frozen", type=_name_list(FROZEN_KINDS), help="random,pretrained (default random)")
-    g.add_argument("--seeds", type=parse_int_list, help="seeds, e.g. 0-4 (default 0)")
-    g.add_argument("--steps", type=int, help="Adam steps per grid point (default 5000; 100 with --quick)")
-    g.add_argument("--quick", action="store_true", help="small grid/steps/seeds: a preset runs in under a minute")
-    g.add_argument("--out", help="output directory (results.csv, results.json, timings.json, PNGs)")
-    g.add_argument("--log-scale", action="store_true", help="log-scale y axis in the plots")
-    g.add_argument("--no-plots", action="store_true", help="write CSV/JSON only")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    return parser
+    g.add_argument("--methods", type=_name_list(METHOD_NAMES),
+                   help=f"comma-separated subset of {','.join(METHOD_NAMES)} (default construction,gradient)")
+    g.add_argument("--frozen-kind", type=_name_list(FROZEN_KIND_NAMES),
+                   help=f"comma-separated subset of {','.join(FROZEN_KIND_NAMES)}: how the frozen model is made "
+                        "(default random)")
+    r = parser.add_argument_group("run and output")
+    r.add_argument("--seeds", type=parse_int_list, help="seeds, e.g. 0-4 (default 0)")
+    r.add_argument("--steps", type=int, help="Adam steps per grid point (default 5000; 100 with --quick)")
+    r.add_argument("--quick", action="store_true", help="small grid/steps/seeds: a preset runs in under a minute")
+    r.add_argument("--out", help="output directory (results.csv, results.json, timings.json, PNGs)")
+    r.add_argument("--log-scale", action="store_true", help="log-scale y axis in the plots")
+    r.add_argument("--no-plots", action="store_true", help="write CSV/JSON only")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
-def configs_from_args(args: argparse.Namespace) -> list[SweepConfig]:
-    common = {k: getattr(args, a) for k, a in (("seeds", "seeds"), ("steps", "steps"), ("out", "out"))
-              if getattr(args, a, None) is not None}
+def configs_from_args(args: argparse.Namespace) -> list:
+    """The :class:`~lora_theory.experiments.sweep.SweepConfig` list of ``args``; DomainError for a --preset given
+    with an option it fixes."""
+    from lora_theory.experiments.presets import preset_configs
+    from lora_theory.experiments.sweep import SweepConfig
+
+    common = {k: getattr(args, k) for k in ("seeds", "steps", "out") if getattr(args, k, None) is not None}
     if getattr(args, "preset", None):
-        return preset_configs(args.preset, quick=bool(args.quick), **common)
-    kw = {k: getattr(args, a) for k, a in (("model", "model"), ("width", "width"), ("depth", "depth"),
-                                           ("target_depth", "target_depth"), ("heads", "heads"),
-                                           ("seq_len", "seq_len"), ("ranks", "ranks"), ("methods", "methods"),
-                                           ("frozen", "frozen"), ("tfl_layers", "tfl_layers"))
-          if getattr(args, a, None) is not None}
+        configs = preset_configs(args.preset, quick=bool(args.quick), **common)  # an unknown name fails first
+        given = [flag for attr, flag in PRESET_FIXED if getattr(args, attr, None) is not None]
+        if given:
+            raise DomainError(f"--preset {args.preset} fixes {', '.join(given)}: drop "
+                              f"{'it' if len(given) == 1 else 'them'} or drop --preset (with a preset only --seeds, "
+                              "--steps, --quick, --out, --log-scale, --no-plots and --no-progress may be given)")
+        return configs
+    kw = {attr: getattr(args, attr) for attr, _ in PRESET_FIXED if getattr(args, attr, None) is not None}
     return [SweepConfig(quick=bool(args.quick), log_scale=bool(args.log_scale), **kw, **common)]
 
 
-def run_sweep_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Validate everything (config and --out) before running, run, then write CSV/JSON/plots; print where."""
+    from lora_theory.experiments.presets import LOG_SCALE
+    from lora_theory.experiments.sweep import check_out_dir, run_sweep, write_results
+
     configs = configs_from_args(args)
     out = check_out_dir(getattr(args, "out", None))
     rows: list[dict] = []
     for c in configs:
-        rows.extend(run_sweep(c, progress=not getattr(args, "no_progress", False)))
+        rows.extend(run_sweep(c, progress=not args.no_progress))
     paths = write_results(rows, out, configs[0] if len(configs) == 1 else None)
     print(f"wrote {paths['csv']}, {paths['json']} and {paths['timings']}")
-    if not getattr(args, "no_plots", False):
+    if not args.no_plots:
         from lora_theory.experiments.plots import plot_rows
-        log = bool(args.log_scale) or (bool(getattr(args, "preset", None)) and args.preset in LOG_SCALE) or \
+        log = bool(args.log_scale) or (bool(args.preset) and args.preset in LOG_SCALE) or \
             any(c.log_scale for c in configs)
         for p in plot_rows(rows, out, log_scale=log):
             print(f"wrote {p}")

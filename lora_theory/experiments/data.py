@@ -1,4 +1,4 @@
-"""Independent input streams for one run (SPEC §9.1, §10 item 1).
+"""Independent input streams for one run (the protocol of arXiv 2310.17513v3, App. G.1–G.2, pp. 39–40).
 
 Every seed owns separate local ``torch.Generator`` objects, derived once from the seed and never reseeded:
 
@@ -28,6 +28,7 @@ import torch
 
 from lora_theory.errors import DomainError
 from lora_theory.random_matrices import generator
+from lora_theory.validation import check_int
 
 __all__ = ["STRIDE", "PURPOSES", "derived_seed", "Streams", "sample_inputs"]
 
@@ -39,9 +40,7 @@ def derived_seed(seed: int, purpose: str) -> int:
     """The generator seed of ``purpose`` for run ``seed`` (see the module table)."""
     if purpose not in PURPOSES:
         raise DomainError(f"purpose must be one of {sorted(PURPOSES)}; got {purpose!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise DomainError(f"seed must be an integer >= 0; got {seed!r}")
-    return STRIDE * seed + PURPOSES[purpose]
+    return STRIDE * check_int(seed, "seed", minimum=0) + PURPOSES[purpose]
 
 
 def sample_inputs(n: int, width: int, gen: torch.Generator, seq_len: int | None = None) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""The methods compared in the experiments (SPEC §9.1), one row per (setup, method, rank or k).
+"""The methods compared in the experiments (arXiv 2310.17513v3, App. G, pp. 39–45), one row per (setup, method,
+rank or k).
 
 * ``construction``: the executable proofs — ``construct_linear`` on the chain, ``construct_fnn`` on a
   :class:`~lora_theory.domains.Ball` whose radius is the largest test-input norm (so the exactness it claims covers
@@ -34,6 +35,7 @@ from lora_theory.experiments.data import Streams, derived_seed
 from lora_theory.experiments.nets import adapted_names, bias_names, forward, last_layer_names, to_params
 from lora_theory.experiments.setups import Setup
 from lora_theory.random_matrices import generator
+from lora_theory.validation import check_int
 
 __all__ = ["METHODS", "TrainConfig", "mse", "validation_mse", "test_mse", "test_inputs", "run_construction",
            "run_gradient", "run_tfl", "run_method"]
@@ -196,8 +198,7 @@ def run_tfl(setup: Setup, k: int, cfg: TrainConfig) -> dict:
     if setup.model != "fnn":
         raise DomainError(f"method tfl tunes the last k layers of an FNN; got --model {setup.model}")
     L, D = setup.frozen.depth, setup.width
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= L - 1:
-        raise DomainError(f"tfl layer count k must be an integer in 1..L-1 = 1..{L - 1}; got {k!r}")
+    k = check_int(k, "tfl layer count k (1..L-1)", minimum=1, maximum=L - 1)
     frozen = {n: v.detach() for n, v in to_params(setup.frozen).items()}
     names = last_layer_names(setup.frozen, k)
 

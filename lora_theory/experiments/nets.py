@@ -85,7 +85,8 @@ def forward(template, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch
 
 
 def adapted_names(template) -> list[str]:
-    """The matrices the theorems put LoRA on (SPEC §3.5)."""
+    """The matrices the theorems put LoRA on (every weight matrix; for the TFN those of arXiv 2310.17513v3,
+    App. F.2, p. 37)."""
     if isinstance(template, (LinearChain, ReLUFNN)):
         return [f"W{l}" for l in range(template.depth)]
     if isinstance(template, TFN):

@@ -3,19 +3,20 @@
 One figure per (model, L, L̄, frozen kind): error vs rank, one line per method (median over seeds), the theory
 curve (:mod:`.theory`; for the FNN it is a bound on E‖f − f̄‖₂, labelled as such, not an MSE) and a vertical line at
 the exactness threshold. Presets ``tfl`` and ``bias`` plot error vs number of trainable parameters (plot
-convention of SPEC §3.5: LoRA 2RDL (+DL with tuned biases), TFL kD²) instead.
+convention: LoRA 2RDL (+DL with tuned biases), TFL kD², as in arXiv 2310.17513v3, Lemma 4, p. 7, and Fig. 6)
+instead.
 Every figure is ``FIGSIZE`` inches at ``DPI``, i.e. 800 × 500 pixels.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import statistics
 from collections import defaultdict
 from pathlib import Path
 
 from lora_theory.errors import DomainError, OptionalDependencyError
+from lora_theory.files import atomic_write_with
 
 __all__ = ["FIGSIZE", "DPI", "PIXELS", "plot_rows", "require_matplotlib"]
 
@@ -34,8 +35,8 @@ def require_matplotlib():
     try:
         import matplotlib
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise OptionalDependencyError("plotting needs matplotlib, an optional dependency: pip install 'lora-theory[plot]' "
-                          "(or pip install matplotlib)") from exc
+        raise OptionalDependencyError('plotting needs matplotlib, an optional dependency: pip install '
+                                      '"lora-theory[plot]" (or pip install matplotlib)') from exc
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
     return plt
@@ -96,14 +97,8 @@ def plot_rows(rows: list[dict], out_dir, *, log_scale: bool = False) -> list[Pat
         ax.legend(fontsize=7)
         ax.grid(True, alpha=0.3)
         name = f"{preset or model}_{model}_L{L}_Lbar{Lbar}_{kind}.png"
-        path = out / name
-        tmp = out / f".{name}.tmp"
-        try:
-            fig.savefig(tmp, dpi=DPI, format="png")
-            os.replace(tmp, path)  # never a half-written PNG under the final name
+        try:  # atomically: never a half-written PNG under the final name
+            paths.append(atomic_write_with(out / name, lambda tmp, fig=fig: fig.savefig(tmp, dpi=DPI, format="png")))
         finally:
             plt.close(fig)
-            if tmp.exists():
-                tmp.unlink()
-        paths.append(path)
     return paths

@@ -1,7 +1,8 @@
-"""Named presets reproducing SPEC §9.2 (E1–E6). Each builder takes ``quick`` and returns the list of
-:class:`~.sweep.SweepConfig` it runs (one per setting; results of all of them are written together).
+"""Named presets reproducing the experiments of arXiv 2310.17513v3, App. G (E1–E6 below). Each builder takes
+``quick`` and returns the list of :class:`~.sweep.SweepConfig` it runs (one per setting; results of all of them
+are written together).
 
-Full grids follow §9.1 (5000 steps, lr × wd grid of 12 points, seeds 0–4, ranks 1..16, 5000 test inputs).
+Full grids follow App. G.2 (p. 39: 5000 steps, lr × wd grid of 12 points, seeds 0–4, ranks 1..16, 5000 test inputs).
 Quick mode (``quick=True``): 1 seed, a subset of ranks, lr ∈ {1e-2, 1e-3} × wd ∈ {0}, 1000 test inputs and the
 few hundred steps noted per preset, so that each preset finishes in well under a minute on 2 CPU cores.
 
@@ -42,19 +43,20 @@ def _c(quick: bool, **kw) -> SweepConfig:
 def _fig1(quick: bool) -> list[SweepConfig]:
     ranks = (1, 2, 3, 4, 6, 8, 12, 16) if quick else ALL_RANKS
     return [_c(quick, preset="fig1", model="linear", depth=2, target_depth=1, ranks=ranks,
-               methods=("construction", "gradient"), frozen=("random", "pretrained"), steps=300 if quick else None)]
+               methods=("construction", "gradient"), frozen_kind=("random", "pretrained"),
+               steps=300 if quick else None)]
 
 
 def _fig2(quick: bool) -> list[SweepConfig]:
     ranks = (1, 2, 4, 6, 8, 12, 16) if quick else ALL_RANKS
     return [_c(quick, preset="fig2", model="fnn", depth=4, target_depth=2, ranks=ranks,
-               methods=("construction", "gradient"), frozen=("random",), steps=200 if quick else None)]
+               methods=("construction", "gradient"), frozen_kind=("random",), steps=200 if quick else None)]
 
 
 def _fnn_appendix(quick: bool) -> list[SweepConfig]:
     ranks = (1, 4, 8, 16) if quick else ALL_RANKS
     return [_c(quick, preset="fnn-appendix", model="fnn", depth=L, target_depth=Lb, ranks=ranks,
-               methods=("construction", "gradient"), frozen=("random", "pretrained"), steps=100 if quick else None,
+               methods=("construction", "gradient"), frozen_kind=("random", "pretrained"), steps=100 if quick else None,
                log_scale=True)
             for Lb, L in ((1, 2), (2, 4))]
 
@@ -62,7 +64,7 @@ def _fnn_appendix(quick: bool) -> list[SweepConfig]:
 def _tfn_appendix(quick: bool) -> list[SweepConfig]:
     ranks = (2, 6, 8, 12) if quick else ALL_RANKS
     return [_c(quick, preset="tfn-appendix", model="tfn", depth=L, target_depth=L, heads=2, seq_len=10,
-               ranks=ranks, methods=("construction", "gradient"), frozen=("random",),
+               ranks=ranks, methods=("construction", "gradient"), frozen_kind=("random",),
                steps=30 if quick else None, log_scale=True)
             for L in (1, 2)]
 
@@ -71,13 +73,13 @@ def _tfl(quick: bool) -> list[SweepConfig]:
     ranks = (1, 2, 4) if quick else tuple(range(1, 9))
     k = (1, 3, 7) if quick else tuple(range(1, 8))
     return [_c(quick, preset="tfl", model="fnn", depth=8, target_depth=1, ranks=ranks, tfl_layers=k,
-               methods=("gradient", "tfl"), frozen=("random",), steps=60 if quick else None, log_scale=True)]
+               methods=("gradient", "tfl"), frozen_kind=("random",), steps=60 if quick else None, log_scale=True)]
 
 
 def _bias(quick: bool) -> list[SweepConfig]:
     ranks = (1, 2, 4, 8) if quick else tuple(range(1, 9))
     return [_c(quick, preset="bias", model="fnn", depth=2, target_depth=1, ranks=ranks,
-               methods=("gradient", "fixed-bias"), frozen=("random",), steps=200 if quick else None,
+               methods=("gradient", "fixed-bias"), frozen_kind=("random",), steps=200 if quick else None,
                log_scale=True)]
 
 

@@ -1,12 +1,12 @@
-"""Frozen/target pairs of SPEC §9.1, everything from a seed.
+"""Frozen/target pairs of the experiments (arXiv 2310.17513v3, App. G.1, p. 39), everything from a seed.
 
 * **random**: FNN weights and biases (and the TFN's FFN ``W_1, b_1, W_2, b_2`` and output ``W_o``) have i.i.d.
   ``U(±1/√D)`` entries; the output layer has no bias. Linear chain: every ``W_l`` and the target's layers
   ``U(±1/√D)``; a target of depth L̄ > 1 is the product of its L̄ layers.
-* **TFN attention matrices**: SPEC §9.1 says ``N(0, 1)``; the default here is ``N(0, 1/D)``
-  (``attention_std="1/sqrt(D)"``) because the model has no ``1/√D`` score scaling (§3.4), so with ``N(0, 1)``
-  entries and N(0, 1) inputs the scores are O(D) and the softmax saturates (§8.3); gradients then vanish and the
-  float64 construction is badly conditioned. ``attention_std="1"`` reproduces the paper's setting.
+* **TFN attention matrices**: ``N(0, 1/D)`` entries by default (``attention_std="1/sqrt(D)"``), because the
+  paper's TFN has no ``1/√D`` score scaling (App. F.2, p. 37), so with ``N(0, 1)`` entries and N(0, 1) inputs the
+  scores are O(D) and the softmax saturates; gradients then vanish and the float64 construction is badly
+  conditioned. ``attention_std="1"`` gives ``N(0, 1)`` entries.
 * **pretrained**: the random frozen model is copied and *all* its parameters are trained with Adam (lr 1e-3, a
   fresh batch of 256 per step from the run's pretraining generator) toward the target, stopping at the first
   step whose training MSE is below initial/3, after at most 1000 steps (100 in quick mode). The number of steps

@@ -4,8 +4,8 @@
 plus one ``method="theory"`` row per rank for the linear chain and the FNN (see :mod:`.theory`). Rows are produced
 in this fixed order, so the same config gives the same rows.
 
-``write_results(rows, out_dir)`` writes, each through a temporary file in ``out_dir`` and ``os.replace`` (a reader
-never sees a half-written file under the final name):
+``write_results(rows, out_dir)`` writes, each atomically through :mod:`lora_theory.files` (a reader never sees a
+half-written file under the final name):
 
 * ``results.csv``: the columns :data:`COLUMNS` in that order; floats as ``repr`` (shortest round-trip form), so
   a rerun with the same arguments gives identical bytes; no wall time in it;
@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import math
 import numbers
 import os
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +28,8 @@ from lora_theory.errors import DepthError, DomainError, FileFormatError, RankErr
 from lora_theory.experiments.methods import METHODS, TrainConfig, run_method, test_inputs
 from lora_theory.experiments.setups import ATTENTION_STD, FROZEN_KINDS, MODELS, make_setup
 from lora_theory.experiments.theory import THEORY_METRICS, theory_value, threshold
+from lora_theory.files import atomic_write_json, atomic_write_text
+from lora_theory.validation import check_int, is_int
 
 __all__ = ["COLUMNS", "SweepConfig", "run_sweep", "write_results", "format_csv", "check_out_dir"]
 
@@ -43,14 +42,9 @@ QUICK_GRID = ((1e-2, 1e-3), (0.0,))
 
 
 def _ints(values, name: str) -> tuple[int, ...]:
-    if isinstance(values, numbers.Integral) and not isinstance(values, bool):
+    if is_int(values):
         values = (values,)
-    out = []
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise DomainError(f"{name} must hold integers; got {v!r}")
-        out.append(int(v))
-    return tuple(out)
+    return tuple(check_int(v, f"{name} item") for v in values)
 
 
 def _names(values, name: str, known: tuple[str, ...]) -> tuple[str, ...]:
@@ -80,7 +74,7 @@ class SweepConfig:
     seq_len: int = 10
     ranks: tuple[int, ...] = tuple(range(1, 17))
     methods: tuple[str, ...] = ("construction", "gradient")
-    frozen: tuple[str, ...] = ("random",)
+    frozen_kind: tuple[str, ...] = ("random",)
     seeds: tuple[int, ...] = (0,)
     steps: int | None = None
     quick: bool = False
@@ -95,8 +89,7 @@ class SweepConfig:
             raise DomainError(f"--model must be one of {', '.join(MODELS)}; got {self.model!r}")
         for name, v in (("--width", self.width), ("--depth", self.depth), ("--target-depth", self.target_depth),
                         ("--heads", self.heads), ("--seq-len", self.seq_len)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise (DepthError if "depth" in name else DomainError)(f"{name} must be an integer >= 1; got {v!r}")
+            check_int(v, name, minimum=1, error=DepthError if "depth" in name else DomainError)
         if self.target_depth > self.depth:
             raise DepthError(f"--target-depth={self.target_depth} exceeds --depth={self.depth} (the theorems need "
                              "L̄ ≤ L)")
@@ -109,14 +102,13 @@ class SweepConfig:
         object.__setattr__(self, "ranks", tuple(sorted(set(ranks))))
         methods = _names(self.methods, "--methods", METHODS)
         object.__setattr__(self, "methods", methods)
-        object.__setattr__(self, "frozen", _names(self.frozen, "--frozen", FROZEN_KINDS))
+        object.__setattr__(self, "frozen_kind", _names(self.frozen_kind, "--frozen-kind", FROZEN_KINDS))
         seeds = _ints(self.seeds, "--seeds")
         if not seeds or min(seeds) < 0:
             raise DomainError(f"--seeds must hold at least one integer >= 0; got {list(seeds)}")
         object.__setattr__(self, "seeds", tuple(sorted(set(seeds))))
-        if self.steps is not None and (isinstance(self.steps, bool) or not isinstance(self.steps, numbers.Integral)
-                                       or self.steps < 1):
-            raise DomainError(f"--steps must be an integer >= 1; got {self.steps!r}")
+        if self.steps is not None:
+            check_int(self.steps, "--steps", minimum=1)
         if "tfl" in methods and self.model != "fnn":
             raise DomainError(f"--methods tfl tunes the last layers of an FNN; it needs --model fnn, got "
                               f"--model {self.model}")
@@ -145,9 +137,8 @@ class SweepConfig:
 
     def as_dict(self) -> dict:
         d = asdict(self)
-        d["ranks"], d["methods"], d["frozen"], d["seeds"] = (list(d[k]) for k in ("ranks", "methods", "frozen",
-                                                                                      "seeds"))
-        d["tfl_layers"] = list(d["tfl_layers"])
+        for k in ("ranks", "methods", "frozen_kind", "seeds", "tfl_layers"):
+            d[k] = list(d[k])
         return d
 
 
@@ -175,10 +166,10 @@ def run_sweep(config: SweepConfig, progress: bool = True) -> list[dict]:
     """Every row of the sweep (see the module docstring)."""
     cfg = config.train_config()
     items = config.items_per_setup()
-    bar = _Progress(len(config.seeds) * len(config.frozen) * len(items), progress)
+    bar = _Progress(len(config.seeds) * len(config.frozen_kind) * len(items), progress)
     rows: list[dict] = []
     for seed in config.seeds:
-        for kind in config.frozen:
+        for kind in config.frozen_kind:
             setup = make_setup(config.model, kind, width=config.width, depth=config.depth,
                                target_depth=config.target_depth, seed=seed, heads=config.heads,
                                seq_len=config.seq_len, quick=config.quick, attention_std=config.attention_std)
@@ -226,16 +217,6 @@ def format_csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def _jsonable(v):
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    return v
-
-
 def check_out_dir(out_dir) -> Path:
     """Create ``out_dir`` if needed and check it is a writable directory (FileFormatError naming --out)."""
     if out_dir is None or str(out_dir) == "":
@@ -252,37 +233,17 @@ def check_out_dir(out_dir) -> Path:
     return p
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; results are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def write_results(rows: list[dict], out_dir, config: SweepConfig | None = None) -> dict[str, Path]:
     """Write results.csv, results.json and timings.json (each atomically); returns their paths."""
     out = check_out_dir(out_dir)
     csv_text = format_csv(rows)
     stable = [{k: v for k, v in row.items() if k != "wall_s"} for row in rows]
     doc = {"columns": list(COLUMNS), "config": config.as_dict() if config else None, "rows": stable}
-    json_text = json.dumps(_jsonable(doc), indent=1, sort_keys=False) + "\n"
     timings = {"total_s": sum(r.get("wall_s", 0.0) for r in rows),
                "rows": [{"method": r["method"], "frozen": r["frozen"], "seed": r["seed"], "rank": r["rank"],
                          "wall_s": r.get("wall_s", 0.0)} for r in rows]}
     paths = {"csv": out / "results.csv", "json": out / "results.json", "timings": out / "timings.json"}
-    _atomic_write(paths["json"], json_text)
-    _atomic_write(paths["timings"], json.dumps(timings, indent=1) + "\n")
-    _atomic_write(paths["csv"], csv_text)  # last: a complete results.csv means the others are complete too
+    atomic_write_json(paths["json"], doc)
+    atomic_write_json(paths["timings"], timings)
+    atomic_write_text(paths["csv"], csv_text)  # last: a complete results.csv means the others are complete too
     return paths

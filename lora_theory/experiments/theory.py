@@ -9,7 +9,8 @@
   as its own labelled quantity.
 * **TFN**: no curve (the paper gives no bound below the threshold).
 * **threshold** R: ``LEMMA1_THRESHOLD = ⌈R_E/L⌉``, ``THEOREM3_THRESHOLD = ⌈max_i rank E_i / ⌊L/L̄⌋⌉``,
-  ``theorem7_threshold(G) = max_i ⌈G_i/2⌉``, with numerical ranks relative to the operands (SPEC §8.3).
+  ``theorem7_threshold(G) = max_i ⌈G_i/2⌉``, with numerical ranks relative to the operands
+  (:func:`lora_theory.numerics.numerical_rank`).
 """
 
 from __future__ import annotations

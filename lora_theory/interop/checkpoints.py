@@ -14,11 +14,12 @@ an ``nn.ReLU`` between consecutive ones) gives: the ReLUs sit at the odd indices
 follows the last layer is not recorded in a state dict; the commands take it as ``--final-relu/--no-final-relu``.
 
 **Reading is weights-only.** ``.safetensors`` files are read with the ``safetensors`` package (no code runs by
-construction); anything else with ``torch.load(weights_only=True)``, which refuses pickles that need code
-execution (a class or function reference in the pickle): such a file is refused with a :class:`FileFormatError` that
-says so — it is never retried with ``weights_only=False``. Truncated or corrupted files, files that hold something
-other than a flat ``{name: tensor}`` mapping, missing or unexpected keys (:class:`StateDictError`), wrong shapes
-(:class:`ShapeError`), non-float or half-precision dtypes (:class:`DTypeError`) and NaN/inf (:class:`NonFiniteError`)
+construction; the small extra ``pip install "lora-theory[safetensors]"`` suffices, no PEFT or transformers); anything
+else with ``torch.load(weights_only=True)``, which refuses pickles that need code execution (a class or function
+reference in the pickle): such a file is refused with a :class:`FileFormatError` that says so — it is never retried
+with ``weights_only=False``. Truncated or corrupted files, files that hold something other than a flat
+``{name: tensor}`` mapping, missing or unexpected keys (:class:`StateDictError`), wrong shapes (:class:`ShapeError`),
+non-float or half-precision dtypes (:class:`DTypeError`) and NaN/inf (:class:`NonFiniteError`)
 raise typed errors naming the file and the key.
 """
 
@@ -41,6 +42,7 @@ from lora_theory.errors import (
     ShapeError,
     StateDictError,
 )
+from lora_theory.files import atomic_write_with
 from lora_theory.models import ReLUFNN
 from lora_theory.validation import SUPPORTED_DTYPES
 
@@ -51,12 +53,13 @@ _KEY = re.compile(r"^(\d+)\.(weight|bias)$")
 
 
 def _safetensors():
+    """``safetensors.torch`` — the only optional import of this module (never PEFT or transformers)."""
     try:
         import safetensors.torch as st
     except ImportError:  # pragma: no cover - depends on the environment
-        raise OptionalDependencyError(".safetensors files need the 'safetensors' package: pip install "
-                                      "'lora-theory[peft]' (or pip install safetensors), or save with torch.save as "
-                                      "a .pt file") from None
+        raise OptionalDependencyError('.safetensors files need the small optional extra: pip install '
+                                      '"lora-theory[safetensors]" (or pip install safetensors), or save with '
+                                      'torch.save as a .pt file') from None
     return st
 
 
@@ -134,13 +137,14 @@ def fnn_state_dict(model: ReLUFNN) -> dict[str, torch.Tensor]:
 
 
 def save_state_dict(state: Mapping[str, torch.Tensor], path: str | os.PathLike) -> Path:
-    """Write ``state`` as safetensors (``.safetensors`` suffix) or with ``torch.save`` (anything else)."""
+    """Write ``state`` as safetensors (``.safetensors`` suffix) or with ``torch.save`` (anything else), atomically
+    (:func:`lora_theory.files.atomic_write_with`: the file appears whole or not at all)."""
     p = Path(path)
     if p.suffix == ".safetensors":
-        _safetensors().save_file({k: v.contiguous() for k, v in state.items()}, str(p))
-    else:
-        torch.save(dict(state), p)
-    return p
+        st = _safetensors()
+        tensors = {k: v.contiguous() for k, v in state.items()}
+        return atomic_write_with(p, lambda tmp: st.save_file(tensors, tmp))
+    return atomic_write_with(p, lambda tmp: torch.save(dict(state), tmp))
 
 
 def fnn_from_state_dict(state: Mapping[str, torch.Tensor], *, final_relu: bool = True,

@@ -1,7 +1,8 @@
 """Export the constructions' adapters as a PEFT ``PeftModel`` (optional extra ``peft``).
 
-The Theorem 3 construction (claim ``theorem3``, arXiv 2310.17513 v3, §3) and the Theorem 7 construction (claim
-``theorem7``, §4) produce LoRA factors (B, A) and new biases that make a frozen model compute a target *exactly*.
+The Theorem 3 construction (claim ``theorem3``; arXiv 2310.17513v3, Theorem 3, p. 6) and the Theorem 7 construction
+(claim ``theorem7``; Theorem 7, p. 8) produce LoRA factors (B, A) and new biases that make a frozen model compute a
+target *exactly*.
 :func:`to_peft` puts them where practitioners work: a ``peft.PeftModel`` around a deep copy of the frozen
 ``nn.Module`` (``get_peft_model`` edits its argument in place; the caller's module is never touched), with
 
@@ -15,14 +16,14 @@ The Theorem 3 construction (claim ``theorem3``, arXiv 2310.17513 v3, §3) and th
 **FNNs** (``nn.Sequential`` of ``nn.Linear``/``nn.ReLU``, e.g. ``ReLUFNN.to_sequential()``): every layer has a bias,
 so one adapter, named ``"default"``, holds everything.
 
-**TFNs** (:class:`lora_theory.interop.tfn_module.TFNModule`, separate ``q_proj``/``k_proj``/``v_proj``/``o_proj`` per head):
-the weight updates sit on bias-free projections and ``Wo`` while the bias updates sit on ``W1``/``W2``. PEFT's
-``lora_bias`` is one flag per adapter, and on a bias-free layer it makes ``merge_and_unload()`` fail ("Impossible to
-merge LoRA with `lora_bias=True` because the base layer has no bias"). So the export uses two adapters that are
-active together: ``"default"`` (``lora_bias=False``) with the rank-≤R factors of Theorem 7 on the allowed set, and
-``"biases"`` (``lora_bias=True``, r = 1, zero factors) carrying the bias updates. ``save_pretrained`` writes the
-first to the folder and the second to its ``biases/`` subfolder; :func:`load_peft` loads and activates both (a bare
-``PeftModel.from_pretrained`` loads only ``"default"``, which is *not* the target).
+**TFNs** (:class:`lora_theory.interop.tfn_module.TFNModule`, separate ``q_proj``/``k_proj``/``v_proj``/``o_proj``
+per head): the weight updates sit on bias-free projections and ``Wo`` while the bias updates sit on ``W1``/``W2``.
+PEFT's ``lora_bias`` is one flag per adapter, and on a bias-free layer it makes ``merge_and_unload()`` fail
+("Impossible to merge LoRA with `lora_bias=True` because the base layer has no bias"). So the export uses two
+adapters that are active together: ``"default"`` (``lora_bias=False``) with the rank-≤R factors of Theorem 7 on
+the allowed set, and ``"biases"`` (``lora_bias=True``, r = 1, zero factors) carrying the bias updates.
+``save_pretrained`` writes the first to the folder and the second to its ``biases/`` subfolder; :func:`load_peft`
+loads and activates both (a bare ``PeftModel.from_pretrained`` loads only ``"default"``, which is *not* the target).
 
 **Round trip** (:func:`check_round_trip`): the PEFT forward pass equals the target within the construction's
 tolerance (:mod:`lora_theory.tolerance`; PEFT computes W x + B(A x) + δ instead of (W + BA) x + b̂, a rounding
@@ -55,11 +56,12 @@ from lora_theory.adapters import LoRAPair
 from lora_theory.constructions.fnn import FNNConstruction
 from lora_theory.constructions.tfn import TFNConstruction
 from lora_theory.errors import DTypeError, FileFormatError, ModelMismatchError, OptionalDependencyError, ShapeError
+from lora_theory.files import atomic_directory
 from lora_theory.models import HEAD_MATRICES, ReLUFNN
 from lora_theory.tolerance import Tolerance
 
-__all__ = ["ADAPTER", "BIAS_ADAPTER", "LayerUpdate", "fnn_updates", "tfn_updates", "to_peft", "load_peft",
-           "save_peft", "RoundTripReport", "check_round_trip", "lora_modules"]
+__all__ = ["require_peft", "ADAPTER", "BIAS_ADAPTER", "LayerUpdate", "fnn_updates", "tfn_updates", "to_peft",
+           "load_peft", "save_peft", "RoundTripReport", "check_round_trip", "lora_modules"]
 
 #: the adapter holding the LoRA factors (PEFT's default name)
 ADAPTER = "default"
@@ -70,12 +72,14 @@ BIAS_ADAPTER = "biases"
 _SHAPE_WARNING = r"Adapter '.*': \d+ LoRA tensor\(s\) have invalid shape"
 
 
-def _peft():
+def require_peft():
+    """Import PEFT (with ``HF_HUB_OFFLINE=1`` unless set) and return the module, or raise
+    OptionalDependencyError naming the extra to install: call it first to fail before any work."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         import peft
     except ImportError:  # pragma: no cover - depends on the environment
-        raise OptionalDependencyError("PEFT export needs the optional extra: pip install 'lora-theory[peft]' "
+        raise OptionalDependencyError('PEFT export needs the optional extra: pip install "lora-theory[peft]" '
                                       "(or pip install peft)") from None
     return peft
 
@@ -232,12 +236,12 @@ def to_peft(frozen_module: nn.Module, adaptation):
     """A ``peft.PeftModel`` around a deep copy of ``frozen_module`` whose adapters realise ``adaptation``.
 
     ``adaptation``: an :class:`~lora_theory.constructions.fnn.FNNConstruction` (module: ``nn.Sequential``), a
-    :class:`~lora_theory.constructions.tfn.TFNConstruction` (module: :class:`~lora_theory.interop.tfn_module.TFNModule`), or
-    a mapping ``{module name: LayerUpdate}``. See the module docstring for the layout. Raises
-    OptionalDependencyError without PEFT, ModelMismatchError/ShapeError/DTypeError when the module is not the model
-    the construction was built for.
+    :class:`~lora_theory.constructions.tfn.TFNConstruction` (module:
+    :class:`~lora_theory.interop.tfn_module.TFNModule`), or a mapping ``{module name: LayerUpdate}``. See the module
+    docstring for the layout. Raises OptionalDependencyError without PEFT, ModelMismatchError/ShapeError/DTypeError
+    when the module is not the model the construction was built for.
     """
-    peft = _peft()
+    peft = require_peft()
     if not isinstance(frozen_module, nn.Module):
         raise DTypeError(f"frozen_module must be a torch.nn.Module; got {type(frozen_module).__name__}")
     updates = _updates(frozen_module, adaptation)
@@ -283,20 +287,27 @@ def lora_modules(peft_model) -> dict[str, tuple[int, ...]]:
 
 
 def save_peft(peft_model, directory: str | os.PathLike) -> Path:
-    """``peft_model.save_pretrained(directory)`` (every adapter), without PEFT's false-positive shape warning for
-    1-D ``lora_B.bias`` tensors (see :data:`_SHAPE_WARNING`)."""
-    _peft()
+    """``peft_model.save_pretrained`` (every adapter) into ``directory``, published atomically: PEFT writes into a
+    temporary folder beside it, which is then renamed (:func:`lora_theory.files.atomic_directory`), so the folder
+    holds a complete adapter or does not exist. ``directory`` must not exist or be empty (FileFormatError
+    otherwise: an adapter is never written over another). PEFT's false-positive shape warning for 1-D
+    ``lora_B.bias`` tensors is silenced (see :data:`_SHAPE_WARNING`)."""
+    require_peft()
     d = Path(directory)
-    with warnings.catch_warnings():
+    if d.exists() and (not d.is_dir() or any(d.iterdir())):
+        raise FileFormatError(f"{d} exists and is not an empty folder: save_peft never writes over another adapter")
+    if not d.parent.is_dir():
+        raise FileFormatError(f"{d}: the parent folder {d.parent} does not exist")
+    with atomic_directory(d) as tmp, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_SHAPE_WARNING)
-        peft_model.save_pretrained(str(d))
+        peft_model.save_pretrained(str(tmp))
     return d
 
 
 def load_peft(frozen_module: nn.Module, directory: str | os.PathLike):
     """``PeftModel.from_pretrained`` on a deep copy of ``frozen_module`` from a local folder written by
     :func:`save_peft`, plus the ``biases/`` adapter when present (activated together with ``default``)."""
-    peft = _peft()
+    peft = require_peft()
     d = Path(directory)
     if not (d / "adapter_config.json").is_file():
         raise FileFormatError(f"{d} is not a PEFT adapter folder (no adapter_config.json)")
@@ -354,7 +365,7 @@ def check_round_trip(construction, frozen_module: nn.Module, peft_model, inputs:
     """Run the four checks of the module docstring on ``inputs`` (rows x of shape (n, D) for an FNN, X of shape
     (..., D, N) for a TFN) and return the errors. ``peft_model`` is not modified (merging runs on a deep copy).
     Saves into ``workdir`` (a fresh temporary folder when None)."""
-    _peft()
+    require_peft()
     if isinstance(construction, FNNConstruction):
         tol = construction.tolerance()
         target_out = construction.target(inputs)

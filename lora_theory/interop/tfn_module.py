@@ -1,4 +1,5 @@
-"""The TFN of SPEC §3.4 as a ``torch.nn.Module`` whose every adaptable matrix is its own ``nn.Linear``.
+"""The TFN of arXiv 2310.17513v3 (Sec. 4.1, p. 8; App. F.2, pp. 36–37) as a ``torch.nn.Module`` whose every
+adaptable matrix is its own ``nn.Linear``.
 
 :func:`to_module` turns a :class:`lora_theory.models.TFN` into a :class:`TFNModule` computing the same function, and
 :func:`from_module` reads one back. Layout::
@@ -17,14 +18,14 @@ W_o Z_L. Internally it works on the token-row layout (..., N, D) so that every m
 ``nn.Linear`` module — which is what lets a LoRA library that wraps ``nn.Linear`` modules (PEFT ``target_modules``
 such as ``["q_proj", "k_proj", "v_proj", "o_proj", "Wo"]`` or ``blocks.<L-1>.W2``) act on each matrix separately.
 
-**Why four separate projections per head.** Theorem 7 (SPEC §6.12) puts an *independent* rank-R adapter on each of
-W_Q^h, W_K^h, W_V^h and W_O^h, for every head h and block, and each head's matrices are full D×D. PEFT's support for
-``torch.nn.MultiheadAttention`` cannot express that: the module keeps Q, K and V in one fused ``in_proj_weight``
-(3D×D), and PEFT adapts it with a *single* LoRA pair (lora_A: r×D, lora_B: 3D×r), so ΔW_Q, ΔW_K, ΔW_V share one A
-factor — their row spaces coincide and their stack has rank ≤ r, instead of three independent rank-r updates — and
-the output projection gets one adapter across the concatenated heads. Moreover ``nn.MultiheadAttention`` splits D
-into H heads of size D/H and scales scores by 1/√(D/H), a different model from §3.4. Separate ``nn.Linear``
-projections per head give every matrix of the allowed set its own adapter, as the theorem needs.
+**Why four separate projections per head.** Theorem 7 (arXiv 2310.17513v3, p. 8) puts an *independent* rank-R adapter on
+each of W_Q^h, W_K^h, W_V^h and W_O^h, for every head h and block, and each head's matrices are full D×D. PEFT's support
+for ``torch.nn.MultiheadAttention`` cannot express that: the module keeps Q, K and V in one fused ``in_proj_weight``
+(3D×D), and PEFT adapts it with a *single* LoRA pair (lora_A: r×D, lora_B: 3D×r), so ΔW_Q, ΔW_K, ΔW_V share one A factor
+— their row spaces coincide and their stack has rank ≤ r, instead of three independent rank-r updates — and the output
+projection gets one adapter across the concatenated heads. Moreover ``nn.MultiheadAttention`` splits D into H heads of
+size D/H and scales scores by 1/√(D/H), a different model from the paper's. Separate ``nn.Linear`` projections per head
+give every matrix of the allowed set its own adapter, as the theorem needs.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""``lora-theory certify`` (lora_theory.cli.certify), called through ``run_certify`` on a Namespace parsed by a
-parser set up here with ``add_certify_arguments`` (cli.py wires the subcommand in separately).
+"""``lora-theory certify`` (lora_theory.cli.certify), called through ``run`` on a Namespace parsed by a parser set
+up here with ``add_arguments`` (tests/cli/test_cli.py checks the wiring into ``lora_theory.cli.main``).
 
 Contract: exit 0 when the exact verdict is what the theory says (equal iff R ≥ threshold, so also *below* the
 threshold), 1 when it is not, 2 with one line on stderr for an exactly singular matrix; bad arguments raise
@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 
 import pytest
 
 import lora_theory.exact.linear as exact
-from lora_theory.cli.certify import MAX_DEPTH, MAX_HEADS, MAX_WIDTH, add_certify_arguments, run_certify
+from lora_theory.cli.certify import MAX_DEPTH, MAX_HEADS, MAX_WIDTH, add_arguments, run
 from lora_theory.errors import DepthError, DomainError, LoRATheoryError, RankError
 
 
 class _RaisingParser(argparse.ArgumentParser):
-    """Like cli._Parser: a parse error raises instead of exiting."""
+    """Like the CLI's parser: a parse error raises instead of exiting."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise ValueError(message)
@@ -27,11 +28,13 @@ class _RaisingParser(argparse.ArgumentParser):
 
 @pytest.fixture
 def parser() -> argparse.ArgumentParser:
-    return add_certify_arguments(_RaisingParser(prog="lora-theory certify"))
+    p = _RaisingParser(prog="lora-theory certify")
+    add_arguments(p)
+    return p
 
 
 def certify(parser, argv: str, capsys) -> tuple[int, list[str], str]:
-    rc = run_certify(parser.parse_args(argv.split()))
+    rc = run(parser.parse_args(argv.split()))
     out, err = capsys.readouterr()
     return rc, out.splitlines(), err
 
@@ -107,8 +110,29 @@ def test_fnn_above_threshold_and_zero_discrepancy(parser, capsys):
 def test_tfn_low_gap_target(parser, capsys):
     rc, lines, _ = certify(parser, "--model tfn --width 4 --depth 1 --discrepancy-rank 1", capsys)
     assert rc == 0 and lines[0] == "verdict: equal"
-    assert "low-gap target" in lines[1] and "H=1" in lines[1]  # --heads defaults to 1
+    assert field(lines, "target") == "low-gap" and field(lines, "H") == "1"  # --heads defaults to 1
     assert field(lines, "threshold") == "1"
+
+
+def test_json_has_the_verdict_and_the_sizes(parser, capsys, tmp_path):
+    path = tmp_path / "certify.json"
+    rc, lines, _ = certify(parser, f"--model fnn --width 3 --depth 4 --target-depth 2 --discrepancy-rank 3,1 "
+                                   f"--rank 1 --json {path}", capsys)
+    assert rc == 0 and lines[0] == "verdict: not equal"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["verdict"] == "not equal" and doc["expected"] == "not equal" and doc["agrees"] is True
+    assert doc["rank"] == 1 and doc["rank_given"] is True and doc["threshold"] == 2 and doc["exit_code"] == 0
+    assert doc["sizes"] == {"model": "fnn", "width": 3, "depth": 4, "target_depth": 2, "M": 2, "partition": [2, 2],
+                            "discrepancy_ranks": [3, 1], "rank_E_i": [3, 1], "box": "[-1, 1]^3"}
+    assert doc["certificate"] == lines[3].removeprefix("certificate: ")
+
+
+def test_json_of_a_singular_instance(parser, capsys, tmp_path):
+    path = tmp_path / "certify.json"
+    rc, _, _ = certify(parser, f"--model linear --width 2 --depth 2 --rank 1 --seed 0 --json {path}", capsys)
+    assert rc == 2
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["verdict"] == "singular" and "exactly singular" in doc["error"] and doc["exit_code"] == 2
 
 
 # ---------------------------------------------------------------------------------------------- exit codes 1 and 2
@@ -164,9 +188,9 @@ BAD = [
 
 @pytest.mark.parametrize(("argv", "error", "flag"), BAD, ids=[a for a, _, _ in BAD])
 def test_bad_arguments_raise_typed_one_line_errors(parser, capsys, argv, error, flag):
-    args = parser.parse_args(argv.split())  # the parser accepts them; run_certify refuses
+    args = parser.parse_args(argv.split())  # the parser accepts them; run refuses
     with pytest.raises(error) as info:
-        run_certify(args)
+        run(args)
     assert isinstance(info.value, LoRATheoryError)  # cli.main turns these into exit code 2
     message = str(info.value)
     assert flag in message and "\n" not in message, message
@@ -175,7 +199,7 @@ def test_bad_arguments_raise_typed_one_line_errors(parser, capsys, argv, error, 
 
 def test_unknown_model_names_the_choices(parser):
     with pytest.raises(DomainError, match=r"--model must be one of linear, fnn, tfn; got 'cnn'"):
-        run_certify(parser.parse_args("--model cnn --width 2 --depth 2".split()))
+        run(parser.parse_args("--model cnn --width 2 --depth 2".split()))
 
 
 def test_parser_rejects_non_integers_and_missing_flags(parser):
@@ -191,7 +215,7 @@ def test_hand_built_namespace_with_wrong_types():
     args = argparse.Namespace(model="linear", width="4", depth=2, target_depth=None, heads=None, rank=None,
                               discrepancy_rank=None, seed=0)
     with pytest.raises(DomainError, match="--width must be an integer"):
-        run_certify(args)
+        run(args)
     args = argparse.Namespace(model="linear", width=4, depth=2, rank=True)
     with pytest.raises(RankError, match="--rank"):
-        run_certify(args)
+        run(args)

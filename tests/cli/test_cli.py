@@ -1,21 +1,25 @@
 """The command line ``lora-theory`` (``lora_theory.cli.main(argv) -> int``), called in-process.
 
 Contract: exit 0 on success; bad arguments or inputs exit 2 with exactly one line on stderr and no traceback;
-a failing claim makes ``verify`` exit 1.
+a failing claim makes ``verify`` exit 1; Ctrl-C exits 130 with one line. ``verify`` is tested end to end in
+tests/cli/test_verify.py.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 import shutil
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
-from lora_theory.cli import main
+import lora_theory.cli as cli
+from lora_theory.cli import COMMANDS, main
 
-REPO = Path(__file__).resolve().parents[2]
 LATEX_THRESHOLD = r"\left\lceil{\frac{R_{E}}{L}}\right\rceil"
 
 
@@ -61,11 +65,59 @@ def test_threshold_with_discrepancy_rank(capsys):
     assert out.splitlines()[0] == "required LoRA rank: 2"
 
 
-def test_threshold_zero_discrepancy_needs_rank_zero(capsys):
-    rc, out, err = run(["threshold", "--model", "linear", "--width", "16", "--depth", "2",
-                        "--discrepancy-rank", "0"], capsys)
+@pytest.mark.parametrize("model_args", [["--model", "linear", "--depth", "2"],
+                                        ["--model", "fnn", "--depth", "4", "--target-depth", "2"],
+                                        ["--model", "tfn"]], ids=["linear", "fnn", "tfn"])
+def test_threshold_zero_discrepancy_says_no_adapter_is_needed(model_args, capsys):
+    """A rank-0 discrepancy gives threshold 0: the output says that no adapter is needed and that the constructions
+    themselves take R >= 1 (they refuse rank 0), rather than presenting 0 as a LoRA rank to use."""
+    rc, out, err = run(["threshold", "--width", "16", "--discrepancy-rank", "0", *model_args], capsys)
     assert rc == 0 and err == ""
-    assert out.splitlines()[0] == "required LoRA rank: 0"
+    lines = out.splitlines()
+    assert lines[0] == "required LoRA rank: 0 (no adapter needed)"
+    note = next(line for line in lines if line.startswith("note: "))
+    assert "no LoRA adapter is needed" in note and "take R >= 1" in note, note
+
+
+def test_threshold_constructions_refuse_rank_zero():
+    """The other half of the agreement above: rank 0 is not a LoRA rank for the constructions."""
+    import torch
+
+    from lora_theory import construct_linear
+    from lora_theory.errors import RankError
+
+    eye = torch.eye(3, dtype=torch.float64)
+    with pytest.raises(RankError):
+        construct_linear([eye, eye], eye, 0)
+
+
+def test_threshold_tfn_needs_no_depth(capsys):
+    """Theorem 7's threshold does not use L: --depth is optional for tfn, and the output says it is not used."""
+    rc, out, err = run(["threshold", "--model", "tfn", "--width", "8", "--heads", "2"], capsys)
+    assert rc == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0] == "required LoRA rank: 4"
+    assert "ceiling(G_max/2)" in lines[1]
+    assert any(line.strip().startswith("--depth not given, --heads 2: the tfn threshold does not depend on L")
+               for line in lines), out
+    assert not any(line.strip().startswith("L = ") for line in lines), out  # no stand-in depth is shown
+    rc, out_with_depth, _ = run(["threshold", "--model", "tfn", "--width", "8", "--depth", "3"], capsys)
+    assert rc == 0 and out_with_depth.splitlines()[0] == lines[0]
+
+
+def test_threshold_json(tmp_path, capsys):
+    path = tmp_path / "threshold.json"
+    rc, out, err = run(["threshold", "--model", "fnn", "--width", "16", "--depth", "5", "--target-depth", "2",
+                        "--json", str(path)], capsys)
+    assert rc == 0 and err == ""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["value"] == 8 and out.splitlines()[0] == "required LoRA rank: 8"
+    assert doc["formula"]["text"] == "ceiling(R_Emax/floor(L/Lbar))"
+    assert doc["formula"]["latex"].startswith(r"\left\lceil")
+    assert doc["substitutions"] == {"R_Emax": 16, "L": 5, "Lbar": 2}
+    assert doc["claim"]["id"] == "theorem3" and "Theorem 3" in doc["claim"]["reference"]
+    assert doc["claim"]["status"] and doc["adapter_needed"] is True
+    assert [p.name for p in tmp_path.iterdir()] == ["threshold.json"]  # no temporary file left beside it
 
 
 # (width D, depth L, discrepancy rank K or None for the worst case K = D)
@@ -93,7 +145,8 @@ def test_threshold_matches_ceiling(width, depth, k, capsys):
     rc, out, err = run(argv, capsys)
     K = width if k is None else k
     assert rc == 0 and err == ""
-    assert out.splitlines()[0] == f"required LoRA rank: {math.ceil(K / depth)}"
+    expected = math.ceil(K / depth)
+    assert out.splitlines()[0] == f"required LoRA rank: {expected}" + (" (no adapter needed)" if expected == 0 else "")
     assert f"R_E = {K}" in out or f"R_E = D = {K}" in out
     assert f"L = {depth}" in out
 
@@ -118,9 +171,17 @@ ERROR_CASES = [
     pytest.param(LINEAR + ["--width", "x", "--depth", "2"], "--width", id="width-not-int"),
     pytest.param(LINEAR + ["--width", "4.0", "--depth", "2"], "--width", id="width-float"),
     pytest.param(LINEAR + ["--width", "4"], "--depth", id="missing-depth"),
+    pytest.param(["threshold", "--model", "fnn", "--width", "4", "--depth", "2"], "--target-depth",
+                 id="fnn-missing-target-depth"),
+    pytest.param(["threshold", "--model", "tfn", "--width", "4", "--depth", "2", "--target-depth", "1"],
+                 "--target-depth", id="tfn-shallower-target"),
+    pytest.param(LINEAR + ["--width", "4", "--depth", "2", "--json", "/nonexistent-dir/t.json"], "--json",
+                 id="json-folder-missing"),
+    pytest.param(["claims", "--json", "/nonexistent-dir/c.json"], "--json", id="claims-json-folder-missing"),
     pytest.param(["threshold", "--width", "4", "--depth", "2"], "--model", id="missing-model"),
-    pytest.param(LINEAR + ["--width", "4", "--depth", "2", "--bogus"], "--bogus", id="unknown-option"),
-    pytest.param([], "command", id="missing-subcommand"),
+    pytest.param(LINEAR + ["--width", "4", "--depth", "2", "--bogus"], "lora-theory threshold: error: unrecognized "
+                 "arguments: --bogus", id="unknown-option"),
+    pytest.param(["--bogus"], "--bogus", id="unknown-top-level-option"),
     pytest.param(["frobnicate"], "frobnicate", id="unknown-subcommand"),
     pytest.param(["verify", "--claim", "nope"], "nope", id="verify-unknown-claim"),
     pytest.param(["verify", "--properties", "/nonexistent-dir"], "/nonexistent-dir", id="verify-missing-properties"),
@@ -167,9 +228,81 @@ def test_claims_lists_the_registered_claims(capsys):
     assert "ceiling(R_E/L)" in out
 
 
-def test_verify_one_claim_dev_profile(monkeypatch, capsys):
-    """Spawns pytest on properties/ for one claim and prints the claims table."""
-    monkeypatch.chdir(REPO)
+def test_claims_json(tmp_path, capsys):
+    from lora_theory.claims import all_claims
+
+    path = tmp_path / "claims.json"
+    rc, out, err = run(["claims", "--json", str(path)], capsys)
+    assert rc == 0 and err == ""
+    rows = json.loads(path.read_text(encoding="utf-8"))["claims"]
+    assert [r["id"] for r in rows] == [c.id for c in all_claims()]
+    lemma1 = next(r for r in rows if r["id"] == "lemma1")
+    assert set(lemma1) >= {"id", "reference", "statement", "status", "formulas"}
+    assert lemma1["formulas"]["threshold"] == "ceiling(R_E/L)" and lemma1["threshold_model"] == "linear"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# main: help, version, no arguments, interrupts, the dispatch table
+# ---------------------------------------------------------------------------------------------------------------
+
+def test_version(capsys):
+    rc, out, err = run(["--version"], capsys)
+    assert rc == 0 and err == ""
+    assert out.strip() == f"lora-theory {version('lora-theory')}"
+
+
+def test_no_arguments_prints_the_help(capsys):
+    rc, out, err = run([], capsys)
+    assert rc == 2 and err == ""
+    assert out.startswith("usage: lora-theory") and "commands:" in out
+    for name in COMMANDS:
+        assert f"    {name}" in out, name
+
+
+def test_top_level_help_exits_0(capsys):
+    rc, out, err = run(["--help"], capsys)
+    assert rc == 0 and err == "" and "example" in out
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_has_a_description_and_an_example(name, capsys):
+    module = cli.command_module(name)
+    assert module.NAME == name
+    assert module.HELP and "\n" not in module.HELP
+    rc, out, err = run([name, "--help"], capsys)
+    assert rc == 0 and err == ""
+    assert out.startswith(f"usage: lora-theory {name}")
+    example = out.split("example:", 1)
+    assert len(example) == 2, f"{name} --help has no 'example:' line:\n{out}"
+    assert example[1].strip().startswith(f"lora-theory {name}"), example[1][:200]
+
+
+def test_docs_cli_covers_every_command_and_option():
+    """docs/cli.md has a section per subcommand naming each of its options (it pastes the --help outputs)."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
+    sections = {part.split("\n", 1)[0].strip(): part for part in doc.split("\n## ")[1:]}
+    parser = cli._build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name in COMMANDS:
+        assert name in sections, f"docs/cli.md has no '## {name}' section"
+        for action in subparsers[name]._actions:
+            for option in action.option_strings:
+                assert option in sections[name], f"docs/cli.md, section {name}, does not mention {option}"
+
+
+def test_keyboard_interrupt_exits_130_with_one_line(monkeypatch, capsys):
+    def interrupted(args: argparse.Namespace) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.command_module("claims"), "run", interrupted)
+    rc, out, err = run(["claims"], capsys)
+    assert rc == 130
+    assert assert_one_line_error(err) == "lora-theory: interrupted"
+
+
+def test_verify_one_claim_dev_profile(tmp_path, monkeypatch, capsys):
+    """Spawns pytest on the package's properties for one claim and prints the claims table."""
+    monkeypatch.chdir(tmp_path)  # any folder: the properties come from the package
     rc = main(["verify", "--claim", "assumption_linear", "--profile", "dev"])
     out, err = capsys.readouterr()
     assert rc == 0, f"exit code {rc}\nstdout:\n{out}\nstderr:\n{err}"
@@ -178,7 +311,7 @@ def test_verify_one_claim_dev_profile(monkeypatch, capsys):
     assert rows and "passed" in rows[0], out
     final = [line for line in lines if line.startswith("lora-theory verify:")]
     assert len(final) == 1, out
-    assert "all passed" in final[0] and "profile dev" in final[0], final[0]
+    assert final[0] == "lora-theory verify: 1 claim, all passed (Hypothesis profile dev)", final[0]
     assert [line for line in lines if line.strip()][-1] == final[0]
 
 
@@ -203,15 +336,13 @@ def test_console_script():
 
 
 def test_certify_is_wired_into_the_cli(capsys):
-    from lora_theory.cli import main
     assert main(["certify", "--model", "linear", "--width", "3", "--depth", "2"]) == 0
     assert capsys.readouterr().out.startswith("verdict: equal")
 
 
 def test_sweep_is_wired_into_the_cli(tmp_path, capsys):
-    from lora_theory.cli import main
     rc = main(["sweep", "--model", "linear", "--width", "3", "--depth", "2", "--target-depth", "1", "--ranks", "1-2",
-               "--methods", "construction", "--frozen", "random", "--seeds", "0", "--out", str(tmp_path),
+               "--methods", "construction", "--frozen-kind", "random", "--seeds", "0", "--out", str(tmp_path),
                "--no-plots", "--no-progress"])
     assert rc == 0 and (tmp_path / "results.csv").read_text().startswith("preset,model,frozen")
     assert main(["sweep", "--model", "linear", "--width", "3", "--depth", "2", "--ranks", "1-9",

@@ -17,7 +17,7 @@ from lora_theory.constructions.fnn import construct_fnn  # noqa: E402
 from lora_theory.domains import Ball  # noqa: E402
 from lora_theory.interop.checkpoints import fnn_state_dict, save_state_dict  # noqa: E402
 from lora_theory.random_matrices import generator  # noqa: E402
-from lora_theory.testing.strategies import build_fnn_instance  # noqa: E402
+from lora_theory.testing.instances import build_fnn_instance  # noqa: E402
 
 
 @pytest.fixture
@@ -64,11 +64,53 @@ def test_export_at_threshold_loads_with_plain_peft(pair, tmp_path, capsys):
 
 def test_export_below_threshold_says_approximate(pair, tmp_path, capsys):
     inst, a, b = pair
+    (tmp_path / "o").mkdir()  # an existing empty folder is allowed (and replaced by the published one)
     code, out, err = _run(capsys, "--frozen", a, "--target", b, "--rank", 1, "--out", tmp_path / "o")
     assert code == 0, err
     assert "approximate: R is below the Theorem 3 threshold" in out
     meta = json.loads((tmp_path / "o" / "lora_theory_export.json").read_text())
     assert meta["exact_in_theory"] is False and meta["block_spectral_errors"][0] > 0
+
+
+def test_default_rank_is_the_advised_threshold(pair, tmp_path, capsys):
+    """Without --rank the export uses the Theorem 3 threshold (designed block ranks (3, 2), M = 2: ⌈3/2⌉ = 2), says
+    so, and records it; --json writes the same summary as the folder's lora_theory_export.json."""
+    inst, a, b = pair
+    js = tmp_path / "summary.json"
+    code, out, err = _run(capsys, "--frozen", a, "--target", b, "--out", tmp_path / "o", "--json", js)
+    assert code == 0, err
+    assert "rank R=2: the advised rank, the Theorem 3 threshold (--rank overrides)" in out
+    assert "exact on the domain" in out and f"wrote {js}" in out
+    meta = json.loads((tmp_path / "o" / "lora_theory_export.json").read_text())
+    assert (meta["rank"], meta["rank_source"], meta["advised_rank"], meta["theorem3_threshold"]) == (2, "advised", 2, 2)
+    assert json.loads(js.read_text()) == meta
+    code, out, err = _run(capsys, "--frozen", a, "--target", b, "--out", tmp_path / "o1", "--rank", 1)
+    assert code == 0 and "rank R=1 (--rank; the Theorem 3 threshold is 2)" in out
+
+
+@pytest.mark.parametrize("failure", [OSError("simulated: disk full"), RuntimeError("simulated crash")])
+def test_failure_mid_write_leaves_no_folder(pair, tmp_path, capsys, monkeypatch, failure):
+    """The adapter folder is published whole or not at all: when writing lora_theory_export.json fails (after PEFT
+    wrote its files into the temporary folder), neither --out nor a temporary folder is left behind."""
+    import lora_theory.files
+
+    inst, a, b = pair
+
+    def broken(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(lora_theory.files, "atomic_write_json", broken)
+    work = tmp_path / "work"
+    work.mkdir()
+    argv = ["export-peft", "--frozen", a, "--target", b, "--rank", 2, "--out", work / "adapter"]
+    if isinstance(failure, OSError):
+        code, out, err = _run(capsys, *argv[1:])
+        assert code == 2 and "--out" in err and "nothing was saved" in err, err
+        assert "saved PEFT adapter" not in out
+    else:
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            main([str(v) for v in argv])
+    assert list(work.iterdir()) == [], f"left behind: {sorted(p.name for p in work.iterdir())}"
 
 
 def _one_line_error(capsys, argv, pattern):

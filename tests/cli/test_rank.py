@@ -1,12 +1,13 @@
-"""``lora-theory rank`` (lora_theory.cli.rank): rank advice for a frozen/target FNN checkpoint pair.
+"""``lora-theory rank`` (lora_theory.cli.rank over lora_theory.analysis.rank_advice): rank advice for a
+frozen/target FNN checkpoint pair.
 
-Claims behind the output: ``theorem3`` (arXiv 2310.17513 v3, Theorem 3: exact at R ≥ ⌈max_i rank(E_i)/⌊L/L̄⌋⌉),
-``general_partition`` (appendix: R ≥ max_i ⌈rank(E_i)/|P_i|⌉ for the best consecutive partition) and ``theorem5``
-(Theorem 5: below the threshold the mean error is at most the tight bound). The checkpoints are written by
-``build_fnn_instance`` with *designed* block ranks, so every expected number below (ranks, thresholds) is computed
-here from the design, never read back from the code under test. The command runs through ``lora_theory.cli.main``
-(exit code 2 and one stderr line for a bad input) and, for the stand-alone wiring, through a parser built with
-``add_rank_arguments``.
+Claims behind the output (arXiv 2310.17513v3): ``theorem3`` (Theorem 3, p. 6: exact at R ≥ ⌈max_i rank(E_i)/⌊L/L̄⌋⌉),
+``general_partition`` (Theorem 6, p. 7: R ≥ max_i ⌈rank(E_i)/|P_i|⌉ for the best consecutive partition) and
+``theorem5`` (Theorem 5, p. 6: below the threshold the mean error is at most the tight bound). The checkpoints are
+written by ``build_fnn_instance`` with *designed* block ranks, so every expected number below (ranks, thresholds) is
+computed here from the design, never read back from the code under test. The command runs through
+``lora_theory.cli.main`` (exit code 2 and one stderr line for a bad input) and, for the stand-alone wiring, through a
+parser built with the command module's ``add_arguments``.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from lora_theory.analysis.rank_advice import rank_advice
 from lora_theory.cli import main
-from lora_theory.cli.rank import add_rank_arguments, rank_advice, run_rank
+from lora_theory.cli import rank as rank_command
 from lora_theory.interop.checkpoints import fnn_state_dict, save_state_dict
 from lora_theory.models import ReLUFNN
-from lora_theory.testing.strategies import build_fnn_instance
+from lora_theory.testing.instances import build_fnn_instance
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -268,12 +270,13 @@ def test_library_function_matches_the_design():
 
 
 def test_standalone_parser_wiring(pairs, capsys):
-    """``add_rank_arguments`` + ``run_rank`` without cli.py; ``--final-relu`` is the default."""
-    parser = add_rank_arguments(argparse.ArgumentParser(prog="lora-theory rank"))
+    """``add_arguments`` + ``run`` of the command module without the dispatcher; ``--final-relu`` is the default."""
+    parser = argparse.ArgumentParser(prog="lora-theory rank")
+    rank_command.add_arguments(parser)
     pair = pairs["D4_L2_Lbar1"]
     args = parser.parse_args(["--frozen", str(pair.frozen), "--target", str(pair.target), "--max-rank", "1"])
     assert args.final_relu is True and args.radius == 1.0 and args.samples == 256 and args.seed == 0
-    assert run_rank(args) == 0
+    assert rank_command.run(args) == 0
     assert "final ReLU: yes" in capsys.readouterr().out
 
 
@@ -355,7 +358,6 @@ def test_bad_input_exit_2_with_one_line_naming_the_flag(bad_files, folder, capsy
 def test_explicit_tau_reaches_the_construction(pairs):
     """With --tau, the advice's ranks and the construction's own block ranks use the same threshold: a τ above
     every σ(E_i)/scale makes both see rank 0 (threshold 1, ε = 0 everywhere)."""
-    from lora_theory.cli.rank import rank_advice
     from lora_theory.interop.checkpoints import load_fnn_pair
 
     pair = pairs["D6_L4_Lbar2"]

@@ -1,5 +1,6 @@
-"""Tests of lora_theory.experiments (SPEC §9, §10): schema, determinism, independent streams, selection by
-validation, optimality of the linear construction, FNN exactness, plots, typed errors, atomic writes."""
+"""Tests of lora_theory.experiments (the experiments of arXiv 2310.17513v3, App. G) and ``lora-theory sweep``:
+schema, determinism, independent streams, selection by validation, optimality of the linear construction, FNN
+exactness, plots, typed errors, atomic writes, preset conflicts."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import struct
 import pytest
 import torch
 
-from lora_theory.cli.sweep import add_sweep_arguments, parse_int_list, run_sweep_command
+import lora_theory.files
+from lora_theory.cli import main
+from lora_theory.cli import sweep as sweep_command
+from lora_theory.cli.sweep import parse_int_list
 from lora_theory.errors import DepthError, DomainError, FileFormatError, RankError, SingularityError
 from lora_theory.experiments import methods as M
 from lora_theory.experiments import sweep as S
@@ -24,6 +28,12 @@ from lora_theory.experiments.sweep import COLUMNS, SweepConfig, format_csv, run_
 pytest.importorskip("matplotlib")
 
 
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lora-theory sweep")
+    sweep_command.add_arguments(p)
+    return p
+
+
 def tiny(**kw) -> SweepConfig:
     base = dict(model="linear", width=4, depth=2, target_depth=1, ranks=(1, 2, 3, 4),
                 methods=("construction", "gradient"), seeds=(0,), steps=15, quick=True)
@@ -33,7 +43,7 @@ def tiny(**kw) -> SweepConfig:
 
 @pytest.fixture(scope="module")
 def linear_rows():
-    return run_sweep(tiny(steps=150, frozen=("random", "pretrained")), progress=False)
+    return run_sweep(tiny(steps=150, frozen_kind=("random", "pretrained")), progress=False)
 
 
 # --- schema and determinism ---------------------------------------------------------------------------------------
@@ -51,7 +61,7 @@ def test_csv_schema(linear_rows, tmp_path):
         assert not math.isnan(float(r["value"]))
         assert r["status"] == "ok"
         if r["method"] == "gradient":
-            assert r["optimizer"] == "Adam"  # never "SGD" (SPEC §10 item 4)
+            assert r["optimizer"] == "Adam"  # the paper's optimiser (App. G.2, p. 39), never "SGD"
             assert int(r["steps"]) == 150 and float(r["lr"]) in (1e-2, 1e-3) and float(r["weight_decay"]) == 0.0
             assert int(r["params"]) == 2 * int(r["rank"]) * 4 * 2 == int(r["params_plot"])
             assert 0 <= int(r["best_step"]) <= 150 and float(r["val_mse"]) >= 0
@@ -187,9 +197,9 @@ def _png_size(path):
 
 def test_fig1_quick_preset_plots(tmp_path):
     from lora_theory.experiments.plots import PIXELS
-    p = add_sweep_arguments(argparse.ArgumentParser())
+    p = parser()
     args = p.parse_args(["--preset", "fig1", "--quick", "--out", str(tmp_path), "--no-progress"])
-    assert run_sweep_command(args) == 0
+    assert sweep_command.run(args) == 0
     pngs = sorted(tmp_path.glob("*.png"))
     assert [q.name for q in pngs] == ["fig1_linear_L2_Lbar1_pretrained.png", "fig1_linear_L2_Lbar1_random.png"]
     for q in pngs:
@@ -221,7 +231,7 @@ def test_every_preset_runs_quick(name, tmp_path):
     ({"ranks": ()}, RankError, ["--ranks"]),
     ({"methods": ()}, DomainError, ["--methods", "empty"]),
     ({"methods": ("construction", "sgd")}, DomainError, ["--methods", "sgd"]),
-    ({"frozen": ("warm",)}, DomainError, ["--frozen"]),
+    ({"frozen_kind": ("warm",)}, DomainError, ["--frozen-kind"]),
     ({"methods": ("fixed-bias",)}, DomainError, ["fixed-bias"]),
     ({"methods": ("tfl",)}, DomainError, ["tfl", "--model fnn"]),
     ({"target_depth": 3}, DepthError, ["--target-depth"]),
@@ -242,9 +252,9 @@ def test_bad_preset_and_out(tmp_path):
     f.write_text("x")
     with pytest.raises(FileFormatError, match="--out"):
         write_results([], f)
-    p = add_sweep_arguments(argparse.ArgumentParser())
+    p = parser()
     with pytest.raises(FileFormatError, match="--out"):
-        run_sweep_command(p.parse_args(["--model", "linear", "--width", "4", "--ranks", "1", "--out", str(f)]))
+        sweep_command.run(p.parse_args(["--model", "linear", "--width", "4", "--ranks", "1", "--out", str(f)]))
     assert parse_int_list("1,2,4-6") == (1, 2, 4, 5, 6)
     with pytest.raises(argparse.ArgumentTypeError):
         parse_int_list("4-2")
@@ -264,11 +274,11 @@ def test_nothing_partial_on_failure(tmp_path, monkeypatch):
         return real(*a, **k)
 
     monkeypatch.setattr(S, "run_method", flaky)
-    p = add_sweep_arguments(argparse.ArgumentParser())
+    p = parser()
     args = p.parse_args(["--width", "4", "--ranks", "1-4", "--methods", "construction", "--out", str(tmp_path / "o"),
                          "--no-progress"])
     with pytest.raises(RuntimeError):
-        run_sweep_command(args)
+        sweep_command.run(args)
     assert list((tmp_path / "o").iterdir()) == []
     monkeypatch.setattr(S, "run_method", real)
     # a write interrupted at the final rename leaves neither a results.csv nor a temporary file
@@ -277,7 +287,60 @@ def test_nothing_partial_on_failure(tmp_path, monkeypatch):
     def bad_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(S.os, "replace", bad_replace)
+    monkeypatch.setattr(lora_theory.files.os, "replace", bad_replace)
     with pytest.raises(OSError):
         write_results(rows, tmp_path / "w")
     assert list((tmp_path / "w").iterdir()) == []
+
+
+# --- the command line: flags, presets, names -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("extra,flags", [
+    (["--model", "fnn"], "--model"),
+    (["--frozen-kind", "random"], "--frozen-kind"),
+    (["--ranks", "1-4", "--width", "8"], "--width, --ranks"),
+])
+def test_preset_with_an_option_it_fixes_is_a_one_line_error(tmp_path, capsys, extra, flags):
+    """A --preset fixes the setting: giving one of its options too is an error (exit 2, one line naming both), not
+    silently ignored; nothing runs and nothing is written."""
+    out = tmp_path / "o"
+    rc = main(["sweep", "--preset", "fig1", "--quick", "--out", str(out), "--no-progress", *extra])
+    stdout, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1, (rc, err)
+    assert lines[0].startswith("lora-theory: DomainError: --preset fig1 fixes ") and flags in lines[0], lines[0]
+    assert stdout == "" and not out.exists()
+
+
+def test_preset_allows_run_options_and_rejects_unknown_names(tmp_path):
+    args = parser().parse_args(["--preset", "fig2", "--quick", "--seeds", "0-1", "--steps", "7", "--out",
+                                str(tmp_path)])
+    (config,) = sweep_command.configs_from_args(args)
+    assert (config.preset, config.model, config.seeds, config.steps) == ("fig2", "fnn", (0, 1), 7)
+    with pytest.raises(DomainError, match="--preset: unknown preset 'fig9'"):
+        sweep_command.configs_from_args(parser().parse_args(["--preset", "fig9", "--model", "fnn"]))
+
+
+def test_frozen_kind_flag(tmp_path):
+    """The sweep's frozen-model kinds are --frozen-kind (``rank --frozen`` is a checkpoint file)."""
+    args = parser().parse_args(["--model", "linear", "--width", "4", "--ranks", "1", "--frozen-kind",
+                                "random,pretrained", "--out", str(tmp_path)])
+    (config,) = sweep_command.configs_from_args(args)
+    assert config.frozen_kind == ("random", "pretrained")
+    from lora_theory.cli import main
+
+    # not an abbreviation of --frozen-kind: the command's parser has allow_abbrev=False
+    assert main(["sweep", "--model", "linear", "--frozen", "random", "--out", str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()
+
+
+def test_help_names_match_the_experiments():
+    """cli.sweep lists the names without importing torch; they must be the experiments' own."""
+    from lora_theory.experiments.methods import METHODS
+    from lora_theory.experiments.setups import FROZEN_KINDS, MODELS
+
+    assert sweep_command.PRESET_NAMES == tuple(PRESETS)
+    assert sweep_command.MODEL_NAMES == MODELS
+    assert sweep_command.METHOD_NAMES == METHODS
+    assert sweep_command.FROZEN_KIND_NAMES == FROZEN_KINDS
+    assert {a for a, _ in sweep_command.PRESET_FIXED} <= set(SweepConfig.__dataclass_fields__)

@@ -19,14 +19,14 @@ from lora_theory.interop.checkpoints import (
     load_state_dict,
     save_state_dict,
 )
-from lora_theory.testing.strategies import build_fnn_instance
+from lora_theory.testing.instances import build_fnn_instance
 
 SUFFIXES = [".pt", pytest.param(".safetensors", id="safetensors")]
 
 
 def _needs_safetensors(suffix: str) -> None:
     if suffix == ".safetensors":
-        pytest.importorskip("safetensors", reason="safetensors is part of the optional extra lora-theory[peft]")
+        pytest.importorskip("safetensors", reason='needs the optional extra: pip install "lora-theory[safetensors]"')
 
 
 @pytest.fixture
@@ -231,3 +231,41 @@ def test_dtype_mismatch_is_refused(tmp_path):
     with pytest.raises(DTypeError, match="float32 but --frozen"):
         load_fnn_pair(a, b)
     assert os.path.exists(a)
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_save_is_atomic(net, tmp_path, monkeypatch, suffix):
+    """save_state_dict writes through lora_theory.files: a crash at the final rename leaves neither the checkpoint
+    nor a temporary file, and an existing checkpoint of that name is left as it was."""
+    import lora_theory.files
+
+    _needs_safetensors(suffix)
+    path = tmp_path / f"net{suffix}"
+    save_state_dict(fnn_state_dict(net), path)
+    before = path.read_bytes()
+
+    def crash(src, dst):
+        raise OSError("simulated: crash at the rename")
+
+    monkeypatch.setattr(lora_theory.files.os, "replace", crash)
+    other = build_fnn_instance(3, 2, 1, seed=9).frozen
+    with pytest.raises(OSError, match="simulated"):
+        save_state_dict(fnn_state_dict(other), path)
+    with pytest.raises(OSError, match="simulated"):
+        save_state_dict(fnn_state_dict(other), tmp_path / f"new{suffix}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name] and path.read_bytes() == before
+
+
+def test_reading_safetensors_needs_only_the_safetensors_extra(net, tmp_path):
+    """Reading a .safetensors checkpoint imports safetensors, never PEFT or transformers (the small extra
+    ``lora-theory[safetensors]`` suffices)."""
+    import subprocess
+    import sys
+
+    _needs_safetensors(".safetensors")
+    path = save_state_dict(fnn_state_dict(net), tmp_path / "m.safetensors")
+    code = ("import sys; from lora_theory.interop.checkpoints import load_fnn; "
+            f"net = load_fnn({str(path)!r}, final_relu=False); assert net.depth == {net.depth}; "
+            "print(sorted(m for m in ('peft', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", f"reading a .safetensors file imported {out.strip()}"

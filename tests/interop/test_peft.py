@@ -34,9 +34,10 @@ from lora_theory.interop.peft import (  # noqa: E402
 )
 from lora_theory.interop.tfn_module import to_module  # noqa: E402
 from lora_theory.random_matrices import generator  # noqa: E402
-from lora_theory.testing.assertions import Example, check_exact, regime  # noqa: E402
+from lora_theory.testing.assertions import Example, assert_exact, regime  # noqa: E402
 from lora_theory.testing.fnn import domain_points  # noqa: E402
-from lora_theory.testing.strategies import build_fnn_instance, build_tfn_instance, fnn_instances, seeds, tfn_instances  # noqa
+from lora_theory.testing.instances import build_fnn_instance, build_tfn_instance  # noqa
+from lora_theory.testing.strategies import fnn_instances, seeds, tfn_instances  # noqa
 
 NAME = "peft_export"
 #: each example builds a PeftModel, merges a deep copy and saves/loads an adapter folder (~0.1–0.2 s): the round-trip
@@ -67,9 +68,11 @@ def tfn_inputs(D: int, seed: int, n_seq: int = 4) -> torch.Tensor:
 def assert_round_trip(ex, report, exact: bool) -> None:
     """The four round-trip checks, each able to fail on its own."""
     if exact:
-        check_exact(ex, "peft", report.adapted_error, report.tolerance, "max ‖PEFT(x) − f̄(x)‖₂")
-        check_exact(ex, "merged", report.merged_error, report.tolerance, "max ‖merge_and_unload()(x) − f̄(x)‖₂")
-    check_exact(ex, "merged_vs_peft", report.merged_vs_peft, report.tolerance, "max ‖merged(x) − PEFT(x)‖₂")
+        assert_exact(ex, report.adapted_error, tol=report.tolerance, name="peft", what="max ‖PEFT(x) − f̄(x)‖₂")
+        assert_exact(ex, report.merged_error, tol=report.tolerance, name="merged",
+                     what="max ‖merge_and_unload()(x) − f̄(x)‖₂")
+    assert_exact(ex, report.merged_vs_peft, tol=report.tolerance, name="merged_vs_peft",
+                 what="max ‖merged(x) − PEFT(x)‖₂")
     assert report.disabled_exact, f"{NAME}: disable_adapter() output is not the frozen output bit for bit " \
                                   f"(max error {report.disabled_error:.3e}); {ex.where()}"
     assert report.reload_exact, f"{NAME}: save_pretrained + load_peft changed the output " \
@@ -114,7 +117,8 @@ def test_fnn_round_trip_below_threshold(inst, tmp_path_factory):
     ex = Example(NAME, f"{inst.repro()}, R={R - 1}")
     with torch.no_grad():
         err = float(torch.linalg.vector_norm(pm(x) - c.adapted()(x), dim=1).max())
-    check_exact(ex, "below.adapted", err, c.tolerance(), "max ‖PEFT(x) − f_construction(x)‖₂ below the threshold")
+    assert_exact(ex, err, tol=c.tolerance(), name="below.adapted",
+                 what="max ‖PEFT(x) − f_construction(x)‖₂ below the threshold")
     report = check_round_trip(c, module, pm, x, workdir=tmp_path_factory.mktemp("adapter"))
     assert_round_trip(ex, report, exact=False)
     regime("below threshold")
@@ -285,8 +289,31 @@ def test_saved_folder_loads_with_plain_peft(tmp_path):
     plain = peft.PeftModel.from_pretrained(inst.frozen.to_sequential(), str(tmp_path / "a"))
     with torch.no_grad():
         err = float(torch.linalg.vector_norm(plain(x) - inst.target(x), dim=1).max())
-    check_exact(Example(NAME, "build_fnn_instance(5, 4, 2, (2, 3), seed=7)"), "plain_load", err, c.tolerance(),
-                "PeftModel.from_pretrained output vs target")
+    assert_exact(Example(NAME, "build_fnn_instance(5, 4, 2, (2, 3), seed=7)"), err, tol=c.tolerance(),
+                 name="plain_load", what="PeftModel.from_pretrained output vs target")
+
+
+def test_save_peft_is_atomic_and_never_writes_over_an_adapter(tmp_path, monkeypatch):
+    """save_peft publishes the folder whole (a failure inside save_pretrained leaves neither the folder nor a
+    temporary one) and refuses a folder that already holds files."""
+    inst, c, module, pm, x = _small_fnn()
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "keep.txt").write_text("another run")
+    with pytest.raises(FileFormatError, match="not an empty folder"):
+        save_peft(pm, tmp_path / "taken")
+    assert [p.name for p in (tmp_path / "taken").iterdir()] == ["keep.txt"]
+    work = tmp_path / "work"
+    work.mkdir()
+    real = type(pm).save_pretrained
+
+    def half_then_crash(self, directory, *args, **kwargs):
+        real(self, directory, *args, **kwargs)
+        raise OSError("simulated: disk full after the weights")
+
+    monkeypatch.setattr(type(pm), "save_pretrained", half_then_crash)
+    with pytest.raises(OSError, match="simulated"):
+        save_peft(pm, work / "a")
+    assert list(work.iterdir()) == [], f"left behind: {sorted(p.name for p in work.iterdir())}"
 
 
 def test_plain_save_pretrained_passes_the_suite_warning_filter(tmp_path):

@@ -10,7 +10,7 @@ from lora_theory.constructions.tfn import construct_tfn
 from lora_theory.errors import DTypeError, ShapeError
 from lora_theory.interop.tfn_module import TFNModule, from_module, to_module
 from lora_theory.models import TFN
-from lora_theory.testing.strategies import build_tfn_instance
+from lora_theory.testing.instances import build_tfn_instance
 
 RTOL = 1e-12
 
