@@ -9,7 +9,8 @@ run, the median wall time of
 
 and the ratio (construct_s + verify_s) / (L · svd_s). Target: ≤ 2. Instances: ``build_fnn_instance(D, 8, 2,
 (D, D), seed=0)``: full-rank block discrepancies small enough that Assumption 1 holds by construction (independent
-random targets at this depth are numerically near-singular, SPEC §8.2, and their tolerance would be vacuous). A benchmark, not a test: it never fails on a slow machine.
+random targets at this depth are numerically near-singular — products of random matrices are ill-conditioned, see
+docs/numerics.md — and their tolerance would be vacuous). A benchmark, not a test: it never fails on a slow machine.
 Flags: ``--sizes``, ``--repeats``, ``--json PATH``.
 """
 
@@ -24,7 +25,7 @@ from _common import timed
 
 from lora_theory.constructions.fnn import construct_fnn
 from lora_theory.testing.fnn import domain_points
-from lora_theory.testing.strategies import build_fnn_instance
+from lora_theory.testing.instances import build_fnn_instance
 
 
 def main() -> None:

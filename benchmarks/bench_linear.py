@@ -38,7 +38,7 @@ from _common import parse_sizes as _parse_sizes
 
 from lora_theory.constructions.linear import construct_linear
 from lora_theory.numerics import chain_product
-from lora_theory.testing.strategies import build_linear_instance
+from lora_theory.testing.instances import build_linear_instance
 
 DEPTH = 8
 KAPPA = 100.0

@@ -7,7 +7,8 @@ Instance: ``build_tfn_instance(D, 2, 4, gap_rank=D // 2, seed=0)`` (float64): a 
 W_V, W_O and W_o moved by a rank-⌊D/2⌋ perturbation, so G = (2⌊D/2⌋, …, ⌊D/2⌋) and R = ⌈D/2⌉ is exact, while the
 two-factor chains stay well conditioned by construction (an independent random target at D = 1024 would not be).
 
-The **dense-algebra floor** is what the recipe (SPEC §6.12) cannot avoid:
+The **dense-algebra floor** is what the construction (the proof of arXiv 2310.17513v3, Theorem 7, pp. 38–39) cannot
+avoid:
 
 * one D×D SVD per two-factor chain: 2·H·L (score and value/output chains of every head and block) + 1 (output);
 * one D×D LU solve per solve of the recipe: H·L with W_1 (value/output targets), 2·(L − 1) with W_2/W̄_2 (carried
@@ -50,7 +51,7 @@ from _common import load_average, timed
 from _common import parse_sizes as _parse_sizes
 
 from lora_theory.constructions.tfn import construct_tfn, tfn_gaps
-from lora_theory.testing.strategies import build_tfn_instance
+from lora_theory.testing.instances import build_tfn_instance
 
 DEPTH = 2
 HEADS = 4

@@ -6,7 +6,7 @@ Prints, from a single run on this machine:
   each a ratio to the dense linear algebra the construction needs, measured in the same run;
 * the PEFT export time (``bench_peft.py``: ``to_peft`` + round-trip check), when the ``peft`` extra is installed;
 * examples per second per claim in the default (``dev``) profile, from the claims JSON of a ``pytest`` run of
-  ``properties/`` (examples / summed test time);
+  ``lora_theory/properties/`` (examples / summed test time);
 * the wall time of ``pytest -n auto`` on the default profile (the whole gate's test half).
 
 Benchmarks, not tests: nothing here fails on a slow machine.

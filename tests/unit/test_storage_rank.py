@@ -10,7 +10,7 @@ from lora_theory import construct_fnn, construct_linear
 from lora_theory.analysis.fnn import block_discrepancies
 from lora_theory.models import ReLUFNN
 from lora_theory.numerics import RANK_TAU, storage_rank_tau, unit_roundoff
-from lora_theory.testing.strategies import build_fnn_instance, build_linear_instance
+from lora_theory.testing.instances import build_fnn_instance, build_linear_instance
 
 
 def test_storage_rank_tau_values():
