@@ -25,8 +25,8 @@ from lora_theory.validation import check_int, is_int
 
 __all__ = [
     "D", "L", "R", "R_E", "i", "l", "R_l", "sigma",
-    "LEMMA1_THRESHOLD", "LEMMA1_ERROR_INDEX", "LEMMA1_SPECTRAL_ERROR", "LEMMA1_FROBENIUS_ERROR",
-    "HETERO_TOTAL_RANK", "HETERO_EXACT", "HETERO_SPECTRAL_ERROR", "LINEAR_PARAMETER_COUNT",
+    "LEMMA1_THRESHOLD", "LEMMA1_ERROR_INDEX", "LEMMA1_ERROR_2NORM", "LEMMA1_FROBENIUS_ERROR",
+    "HETERO_TOTAL_RANK", "HETERO_EXACT", "HETERO_ERROR_2NORM", "LINEAR_PARAMETER_COUNT",
     "evaluate_integer", "sigma_from", "evaluate_error", "with_layer_ranks",
     "Lbar", "R_max", "r_i", "n_i", "M_EXPR", "THEOREM3_THRESHOLD", "COROLLARY4_THRESHOLD", "GENERAL_THRESHOLD",
     "ONE_LAYER_THRESHOLD", "FNN_PARAMETER_COUNT", "general_threshold",
@@ -55,7 +55,7 @@ LEMMA1_THRESHOLD = sp.ceiling(R_E / L)
 #: lemma1 — index of the singular value that is the optimal spectral error
 LEMMA1_ERROR_INDEX = R * L + 1
 #: lemma1 — optimal spectral error σ_{RL+1}(E)
-LEMMA1_SPECTRAL_ERROR = sigma(R * L + 1)
+LEMMA1_ERROR_2NORM = sigma(R * L + 1)
 #: lemma1 — optimal Frobenius error (Σ_{i>RL} σ_i(E)²)^{1/2}
 LEMMA1_FROBENIUS_ERROR = sp.sqrt(sp.Sum(sigma(i) ** 2, (i, R * L + 1, D)))
 #: hetero_ranks — total rank budget Σ_l R_l
@@ -63,7 +63,7 @@ HETERO_TOTAL_RANK = sp.Sum(R_l[l], (l, 1, L))
 #: hetero_ranks — exact iff Σ_l R_l ≥ R_E
 HETERO_EXACT = sp.GreaterThan(HETERO_TOTAL_RANK, R_E)
 #: hetero_ranks — optimal spectral error σ_{ΣR_l + 1}(E)
-HETERO_SPECTRAL_ERROR = sigma(HETERO_TOTAL_RANK + 1)
+HETERO_ERROR_2NORM = sigma(HETERO_TOTAL_RANK + 1)
 #: trainable scalars of a linear chain with uniform rank R: 2RD per layer
 LINEAR_PARAMETER_COUNT = 2 * R * D * L
 

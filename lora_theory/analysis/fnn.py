@@ -5,7 +5,7 @@ with τ = RANK_TAU = 1e-9 by default — or, for weights stored in float32, the 
 the block (:func:`lora_theory.numerics.storage_rank_tau`, the same default as :func:`construct_linear`'s), so that
 rounding noise does not count as rank.
 
-Also the Assumption 1 checker (:func:`check_assumption1`; claim ``assumption1``, arXiv 2310.17513v3,
+Also the Assumption 1 checker (:func:`assumption1_report`; claim ``assumption1``, arXiv 2310.17513v3,
 Assumption 1): for a rank R,
 
 * every frozen W_l is non-singular, and
@@ -29,7 +29,7 @@ from lora_theory.partition import block_ranges, optimal_partition, uniform_parti
 from lora_theory.validation import check_positive_float, check_rank
 
 __all__ = ["BlockDiscrepancy", "block_discrepancy", "block_discrepancies", "best_partition", "AssumptionEntry",
-           "check_assumption1"]
+           "assumption1_report"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,7 +93,7 @@ def _ratio(M: torch.Tensor) -> float:
     return float(s[-1] / s[0]) if float(s[0]) > 0 else 0.0
 
 
-def check_assumption1(frozen: ReLUFNN, target: ReLUFNN, rank: int, partition: Sequence[int] | None = None, *,
+def assumption1_report(frozen: ReLUFNN, target: ReLUFNN, rank: int, partition: Sequence[int] | None = None, *,
                       extended: bool = False, threshold: float = SINGULARITY_THRESHOLD) -> list[AssumptionEntry]:
     """σ_min/σ_max of every matrix Assumption 1 lists, with a pass flag (ratio ≥ ``threshold``)."""
     L, Lbar = check_fnn_pair(frozen, target)

@@ -36,10 +36,11 @@ ENTRY_POINT_GROUP = "lora_theory.claims"
 
 @dataclass(frozen=True)
 class ThresholdArgs:
-    """Architecture arguments of ``lora-theory threshold`` (unset ones are ``None``)."""
+    """Architecture arguments of ``lora-theory threshold`` (unset ones are ``None``; a binder whose formula uses a
+    symbol raises :class:`~lora_theory.errors.DomainError` naming the flag when it is unset)."""
 
     width: int
-    depth: int
+    depth: int | None = None
     target_depth: int | None = None
     heads: int | None = None
     discrepancy_rank: int | None = None

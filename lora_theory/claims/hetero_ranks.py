@@ -16,6 +16,6 @@ HETERO_RANKS = register(Claim(
     formulas={
         "total_rank": F.HETERO_TOTAL_RANK,
         "exact_iff": F.HETERO_EXACT,
-        "spectral_error": F.HETERO_SPECTRAL_ERROR,
+        "spectral_error": F.HETERO_ERROR_2NORM,
     },
 ))

@@ -14,8 +14,8 @@ def _bind(args: ThresholdArgs) -> tuple[dict, list[str]]:
                               "and no heads); got {value}".replace("{value}", str(value)))
     if args.width < 1:
         raise DomainError(f"--width must be >= 1; got {args.width}")
-    if args.depth < 1:
-        raise DomainError(f"--depth must be >= 1; got {args.depth}")
+    if args.depth is None or args.depth < 1:
+        raise DomainError(f"--depth must be given and >= 1; got {args.depth}")
     if args.discrepancy_rank is None:
         k, why = args.width, f"R_E = D = {args.width} (discrepancy rank not given: worst case, full rank)"
     else:
@@ -35,7 +35,7 @@ LEMMA1 = register(Claim(
     formulas={
         "threshold": F.LEMMA1_THRESHOLD,
         "error_index": F.LEMMA1_ERROR_INDEX,
-        "spectral_error": F.LEMMA1_SPECTRAL_ERROR,
+        "spectral_error": F.LEMMA1_ERROR_2NORM,
         "frobenius_error": F.LEMMA1_FROBENIUS_ERROR,
         "parameter_count": F.LINEAR_PARAMETER_COUNT,
     },

@@ -9,11 +9,12 @@ from lora_theory.errors import DomainError
 
 
 def _bind(args: ThresholdArgs) -> tuple[dict, list[str]]:
-    if args.width < 1 or args.depth < 1:
-        raise DomainError(f"--width and --depth must be >= 1; got {args.width} and {args.depth}")
-    if args.heads is not None and args.heads < 1:
-        raise DomainError(f"--heads must be >= 1; got {args.heads}")
-    if args.target_depth is not None and args.target_depth != args.depth:
+    if args.width < 1:
+        raise DomainError(f"--width must be >= 1; got {args.width}")
+    for flag, value in (("--depth", args.depth), ("--heads", args.heads), ("--target-depth", args.target_depth)):
+        if value is not None and value < 1:
+            raise DomainError(f"{flag} must be >= 1; got {value}")
+    if args.target_depth is not None and args.depth is not None and args.target_depth != args.depth:
         raise DomainError(f"--target-depth {args.target_depth} ≠ --depth {args.depth}: Theorem 7 covers same-size "
                           "targets only (the paper gives no result for shallower TFN targets)")
     D = args.width
@@ -23,8 +24,9 @@ def _bind(args: ThresholdArgs) -> tuple[dict, list[str]]:
         if not 0 <= args.discrepancy_rank <= D:
             raise DomainError(f"--discrepancy-rank must be in 0..D={D}; got {args.discrepancy_rank}")
         g, why = args.discrepancy_rank, f"G_max = {args.discrepancy_rank} (largest rank-based functionality gap)"
-    heads = "" if args.heads is None else f", H = {args.heads}"
-    return {F.G_max: g}, [why, f"L = {args.depth}{heads}: the threshold does not depend on L or H",
+    given = ", ".join(f"{name} = {v}" for name, v in (("L", args.depth), ("H", args.heads)) if v is not None)
+    independent = "the threshold does not depend on the depth L or the heads H" + (f" ({given})" if given else "")
+    return {F.G_max: g}, [why, independent,
                           "each head's score and value chains and the output chain are two-factor Lemma 1 chains, "
                           "exact iff 2R ≥ their discrepancy rank"]
 

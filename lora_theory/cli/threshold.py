@@ -101,21 +101,9 @@ def run(args: argparse.Namespace) -> int:
             raise DomainError(f"--model {args.model} needs {flag}: its threshold {sp.sstr(spec.formula)} uses "
                               f"{symbol}")
 
-    # The registry's binders take an integer depth. For a formula that does not use L the flag may be omitted;
-    # the binder then gets a stand-in (the target depth if given, so "L̄ = L" holds, else 1) and its line about
-    # the stand-in value is replaced by one that says L was not given.
-    depth_given = values["depth"] is not None
-    depth = values["depth"] if depth_given else (values["target_depth"] or 1)
-    substitutions, why = spec.bind(ThresholdArgs(width=values["width"], depth=depth,
+    substitutions, why = spec.bind(ThresholdArgs(width=values["width"], depth=values["depth"],
                                                  target_depth=values["target_depth"], heads=values["heads"],
                                                  discrepancy_rank=values["discrepancy_rank"]))
-    if not depth_given:
-        why = [line for line in why if not line.startswith(f"L = {depth}")]
-        unused = [_DISPLAY[symbol] for _, _, symbol in _FLAG_SYMBOLS if symbol not in used]  # L is among them
-        given = "".join(f", {flag} {values[dest]}" for flag, dest, symbol in _FLAG_SYMBOLS
-                        if values[dest] is not None and symbol not in used)
-        listed = unused[0] if len(unused) == 1 else f"{', '.join(unused[:-1])} or {unused[-1]}"
-        why.append(f"--depth not given{given}: the {args.model} threshold does not depend on {listed}")
     value = spec.formula.subs(substitutions)
     if not value.is_Integer:
         raise DomainError(f"the threshold of {claim.id} did not evaluate to an integer: {value}")

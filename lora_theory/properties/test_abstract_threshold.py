@@ -1,4 +1,4 @@
-"""Claim ``abstract_threshold`` — arXiv 2310.17513 v3, abstract and Corollary 4, p. 6.
+"""Claim ``abstract_threshold`` — arXiv 2310.17513v3, abstract and Corollary 4, p. 6.
 
 The abstract's informal threshold R ≥ D·L̄/L equals the theorem's ⌈D/⌊L/L̄⌋⌉ when L̄ divides L and is smaller
 otherwise (D=16, L=5, L̄=2: 7 vs 8).

@@ -1,4 +1,4 @@
-"""Claim ``assumption1`` — arXiv 2310.17513 v3, Assumption 1, pp. 5–6 (non-singularity, uniform partition).
+"""Claim ``assumption1`` — arXiv 2310.17513v3, Assumption 1, pp. 5–6 (non-singularity, uniform partition).
 
 The checker reports σ_min/σ_max of every frozen W_l and of every ∏_(P_i)W + LR_r(E_i) with r ≤ R(M−1), and the FNN
 construction refuses — a SingularityError naming the block and the layer — when a matrix it needs is singular,
@@ -11,7 +11,7 @@ import torch
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from lora_theory.analysis.fnn import check_assumption1
+from lora_theory.analysis.fnn import assumption1_report
 from lora_theory.constructions.fnn import construct_fnn
 from lora_theory.domains import Ball
 from lora_theory.errors import SingularityError
@@ -31,7 +31,7 @@ def test_assumption1_holds_by_construction(inst, data):
     """Targets = block products + small low-rank changes: every listed ratio passes, and it is ≥ the generator's
     guarantee (1 − ratio)/κ for the prefixes (Weyl), 1/κ^{1/L} for the layers."""
     R = data.draw(st.integers(1, inst.frozen.width), label="LoRA rank R")
-    entries = check_assumption1(inst.frozen, inst.target, R)
+    entries = assumption1_report(inst.frozen, inst.target, R)
     ex = Example(CLAIM, f"{inst.repro()}, R={R}")
     for e in entries:
         assert_true(ex, e.passed, name="holds", what=f"{e.name} passes the singularity threshold",
@@ -53,7 +53,7 @@ def test_assumption1_singular_prefix_reported_and_refused(D, L, seed):
     frozen = ReLUFNN(lin.weights, zeros)
     target = ReLUFNN((lin.target,), (torch.zeros(D, dtype=torch.float64),))
     ex = Example(CLAIM, f"build_singular_prefix_instance({D}, {L}, seed={seed}) as an FNN with zero biases, R=1")
-    failed = [e.name for e in check_assumption1(frozen, target, 1) if not e.passed]
+    failed = [e.name for e in assumption1_report(frozen, target, 1) if not e.passed]
     assert_true(ex, "block 1: ∏_(P_1)W + LR_1(E_1)" in failed and not any(n.startswith("W_") for n in failed),
                 name="reported", what="the checker flags block 1's ∏_(P_1)W + LR_1(E_1) and no frozen layer",
                 seen=f"failing entries {failed}")
@@ -75,7 +75,7 @@ def test_assumption1_singular_frozen_layer_named(D, L, data, seed):
     frozen = ReLUFNN(tuple(weights), zeros)
     target = ReLUFNN((torch.randn(D, D, generator=g, dtype=torch.float64),), (zeros[0],))
     ex = Example(CLAIM, f"D={D}, L={L}, singular layer {bad + 1}, seed={seed} (σ_min(W) = 1e-15, zero biases)")
-    entries = {e.name: e for e in check_assumption1(frozen, target, D)}
+    entries = {e.name: e for e in assumption1_report(frozen, target, D)}
     flagged = entries[f"W_{bad + 1}"]
     assert_true(ex, not flagged.passed and flagged.ratio < SINGULARITY_THRESHOLD, name="singular_frozen_layer",
                 what=f"the checker flags W_{bad + 1} with σ_min/σ_max < {SINGULARITY_THRESHOLD:g}",
@@ -90,10 +90,10 @@ def test_assumption1_range_is_R_times_M_minus_1():
     from lora_theory.testing.instances import build_fnn_instance
     inst = build_fnn_instance(4, 5, 2, (2, 2), seed=0)  # blocks (2, 3), M = 2
     ex = Example(CLAIM, f"{inst.repro()}, R=2")
-    names = [e.name for e in check_assumption1(inst.frozen, inst.target, 2)]
+    names = [e.name for e in assumption1_report(inst.frozen, inst.target, 2)]
     assert_equal(ex, sum(n.startswith("block 2") for n in names), expected=2 * (2 - 1) + 1, name="range",
                  what="prefixes listed for block 2 (r = 0..R(M−1))")
-    ext = [e.name for e in check_assumption1(inst.frozen, inst.target, 2, extended=True)]
+    ext = [e.name for e in assumption1_report(inst.frozen, inst.target, 2, extended=True)]
     assert_equal(ex, sum(n.startswith("block 2") for n in ext), expected=2 * (3 - 1) + 1, name="range",
                  what="prefixes listed for block 2 with extended=True (r = 0..R(|P_2|−1))")
     assert_equal(ex, len(names) - sum(n.startswith("block") for n in names), expected=5, name="range",

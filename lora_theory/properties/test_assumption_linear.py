@@ -1,4 +1,4 @@
-"""Claim ``assumption_linear`` — the non-singularity hypotheses of arXiv 2310.17513 v3, Lemma 1, p. 3, as the
+"""Claim ``assumption_linear`` — the non-singularity hypotheses of arXiv 2310.17513v3, Lemma 1, p. 3, as the
 construction checks them.
 
 Every matrix the linear construction solves with (a suffix of frozen layers, an adapted prefix ∏W + LR_r(E)) is
@@ -95,7 +95,7 @@ def test_assumption_linear_generic_targets(case):
     if R * inst.depth >= rank_E:
         assert_close(ex, err, expected=0.0, tol=tol, name="value", what="spectral error (exact regime, generic target)")
     else:
-        predicted = F.evaluate_error(F.LEMMA1_SPECTRAL_ERROR, {F.R: R, F.L: inst.depth}, s)
+        predicted = F.evaluate_error(F.LEMMA1_ERROR_2NORM, {F.R: R, F.L: inst.depth}, s)
         assert_close(ex, err, expected=predicted, tol=tol, name="value",
                      what="spectral error vs σ_{RL+1}(E) (generic target)")
 

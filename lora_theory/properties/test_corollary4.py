@@ -1,4 +1,4 @@
-"""Claim ``corollary4`` — arXiv 2310.17513 v3, Corollary 4, p. 6.
+"""Claim ``corollary4`` — arXiv 2310.17513v3, Corollary 4, p. 6.
 
 For frozen and target FNNs with independent continuous random weights, LoRA of rank R ≥ D/M (M = ⌊L/L̄⌋) makes the
 adapted FNN equal the target on the domain with probability 1: rank(E_i) = D almost surely, and the construction is

@@ -1,4 +1,4 @@
-"""Claim ``eym`` — Eckart–Young–Mirsky, the best rank-r approximation LR_r(A) that arXiv 2310.17513 v3 uses from its
+"""Claim ``eym`` — Eckart–Young–Mirsky, the best rank-r approximation LR_r(A) that arXiv 2310.17513v3 uses from its
 notation (Sec. 2) on and in Lemma 1, p. 3: the truncated SVD leaves ‖A − LR_r(A)‖₂ = σ_{r+1}(A) (0 for r ≥ D)."""
 
 from __future__ import annotations

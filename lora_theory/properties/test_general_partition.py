@@ -1,4 +1,4 @@
-"""Claim ``general_partition`` — arXiv 2310.17513 v3, Theorem 6, p. 7 (restated in App. E.3, p. 32).
+"""Claim ``general_partition`` — arXiv 2310.17513v3, Theorem 6, p. 7 (restated in App. E.3, p. 32).
 
 For any consecutive partition P of the frozen layers, R ≥ max_i ⌈rank(E_i)/|P_i|⌉ (E_i computed for P) makes the
 construction exact on the domain; the optimal partition found by dynamic programming is never worse than the uniform

@@ -1,4 +1,4 @@
-"""Claim ``hetero_ranks`` — arXiv 2310.17513 v3, Lemma 8, p. 24 (Lemma 1 with per-layer ranks).
+"""Claim ``hetero_ranks`` — arXiv 2310.17513v3, Lemma 8, p. 24 (Lemma 1 with per-layer ranks).
 
 With per-layer ranks R_l the construction's error is σ_{ΣR_l+1}(E), optimal, and the adaptation is exact iff
 Σ_l R_l ≥ rank(E) — only the total rank budget matters, not how it is split across layers."""

@@ -1,4 +1,4 @@
-"""Claim ``lemma1`` — arXiv 2310.17513 v3, Lemma 1, p. 3 (detailed version: Lemma 7, p. 20).
+"""Claim ``lemma1`` — arXiv 2310.17513v3, Lemma 1, p. 3 (detailed version: Lemma 7, p. 20).
 
 For a linear chain whose frozen layers and adapted prefixes ∏W + LR_r(E) are non-singular, the best rank-R
 adapters reach ‖∏(W_l + ΔW_l) − W̄‖₂ = σ_{RL+1}(E) (Frobenius: the tail energy), so the adaptation is exact iff

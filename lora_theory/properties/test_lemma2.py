@@ -1,4 +1,4 @@
-"""Claim ``lemma2`` — arXiv 2310.17513 v3, Lemma 3, p. 6 (the claim id predates the v3 numbering).
+"""Claim ``lemma2`` — arXiv 2310.17513v3, Lemma 3, p. 6 (the claim id predates the v3 numbering).
 
 Frozen and target weights with independent continuous random entries satisfy Assumption 1 with probability 1, for
 every R. "With probability 1" says nothing about conditioning, so the property checks the singularity threshold on
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, target
 from hypothesis import strategies as st
 
-from lora_theory.analysis.fnn import check_assumption1
+from lora_theory.analysis.fnn import assumption1_report
 from lora_theory.testing.assertions import Example, assert_true, regime
 from lora_theory.testing.strategies import fnn_instances
 
@@ -24,7 +24,7 @@ CLAIM = "lemma2"
 def test_lemma2_random_nonsingular(inst, data):
     """Independent random targets (continuous singular values, Haar factors): every listed ratio > 1e-13."""
     R = data.draw(st.integers(1, inst.frozen.width), label="LoRA rank R")
-    entries = check_assumption1(inst.frozen, inst.target, R, extended=True)
+    entries = assumption1_report(inst.frozen, inst.target, R, extended=True)
     ex = Example(CLAIM, f"{inst.repro()}, R={R}")
     worst = min(entries, key=lambda e: e.ratio)
     assert_true(ex, worst.passed, name="random_nonsingular", what=f"{worst.name} is numerically non-singular",

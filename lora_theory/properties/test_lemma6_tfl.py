@@ -1,4 +1,4 @@
-"""Claim ``lemma6_tfl`` — arXiv 2310.17513 v3, Lemma 4, p. 7 (general version: Lemma 12, p. 32; the claim id
+"""Claim ``lemma6_tfl`` — arXiv 2310.17513v3, Lemma 4, p. 7 (general version: Lemma 12, p. 32; the claim id
 predates the v3 numbering).
 
 Tuning the final layers 2..L of a random ReLU FNN (layer 1 frozen) cannot match a generic one-layer target when

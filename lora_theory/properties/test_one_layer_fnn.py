@@ -1,4 +1,4 @@
-"""Claim ``one_layer_fnn`` — arXiv 2310.17513 v3, Lemma 2, p. 5 (detailed version: Lemma 9, p. 25).
+"""Claim ``one_layer_fnn`` — arXiv 2310.17513v3, Lemma 2, p. 5 (detailed version: Lemma 9, p. 25).
 
 For a one-layer target (L̄ = 1), LoRA adapters and biases make the frozen FNN compute
 ReLU((∏W + LR_{min(RL, R_E)}(E))x + b̄) on a bounded domain for every R; exact iff R ≥ ⌈R_E/L⌉."""

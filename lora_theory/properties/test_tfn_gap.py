@@ -1,4 +1,4 @@
-"""Claim ``tfn_gap`` — arXiv 2310.17513 v3, Theorem 7, p. 8 (the rank-based functionality gap G_i, eq. (23), p. 38).
+"""Claim ``tfn_gap`` — arXiv 2310.17513v3, Theorem 7, p. 8 (the rank-based functionality gap G_i, eq. (23), p. 38).
 
 G_i — the ranks of the score and value/output discrepancies seen through W_1 and the previous block's W_2, and of
 the output layer's for G_{L+1} — equals the ranks of the discrepancies the construction actually factorises, and

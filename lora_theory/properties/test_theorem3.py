@@ -1,4 +1,4 @@
-"""Claim ``theorem3`` — arXiv 2310.17513 v3, Theorem 3, p. 6.
+"""Claim ``theorem3`` — arXiv 2310.17513v3, Theorem 3, p. 6.
 
 For ReLU FNNs with the uniform partition (M = ⌊L/L̄⌋ layers per block, remainder in the last) and Assumption 1, LoRA
 adapters of rank R ≥ ⌈max_i rank(E_i)/M⌉ and updated biases make the frozen network equal the target at every point

@@ -1,4 +1,4 @@
-"""Claim ``theorem5`` — arXiv 2310.17513 v3, Theorem 5, p. 6 (proof pp. 29–31).
+"""Claim ``theorem5`` — arXiv 2310.17513v3, Theorem 5, p. 6 (proof pp. 29–31).
 
 Below the threshold, the Theorem 3 construction with per-block weights ∏_{P_i}W + LR_{RM}(E_i) has mean error
 E‖f(x) − f̄(x)‖₂ at most the provable bound (b) — the printed form with √tr Σ in place of √‖Σ‖_F, since the proof's

@@ -1,4 +1,4 @@
-"""Claim ``theorem5_printed`` — arXiv 2310.17513 v3, Theorem 5, p. 6, the bound exactly as printed (β with √‖Σ‖_F).
+"""Claim ``theorem5_printed`` — arXiv 2310.17513v3, Theorem 5, p. 6, the bound exactly as printed (β with √‖Σ‖_F).
 
 The printed bound (a) is β·Σ_i max_k(‖W̄_k‖_F + ε_k)^{L̄−i}·ε_i with
 β = max_i(√‖Σ‖_F∏_{j≤i}‖W̄_j‖_F + Σ_{j≤i}∏_{k=j+1}^{i−1}‖W̄_k‖_F‖b̄_j‖₂) ∨ √‖Σ‖_F. The construction stays below it on

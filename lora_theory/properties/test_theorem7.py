@@ -1,4 +1,4 @@
-"""Claim ``theorem7`` — arXiv 2310.17513 v3, Theorem 7, p. 8 (restated with eq. (23) on pp. 37–38).
+"""Claim ``theorem7`` — arXiv 2310.17513v3, Theorem 7, p. 8 (restated with eq. (23) on pp. 37–38).
 
 For a same-size transformer network target, rank-R adapters on the attention matrices of every head, on W_2 of the
 last block and on W_o, with updated biases, make the frozen TFN equal the target for every input X ∈ R^{D×N} when

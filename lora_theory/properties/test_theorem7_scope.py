@@ -1,4 +1,4 @@
-"""Claim ``theorem7_scope`` — arXiv 2310.17513 v3, Theorem 7, p. 8 (which matrices are adapted).
+"""Claim ``theorem7_scope`` — arXiv 2310.17513v3, Theorem 7, p. 8 (which matrices are adapted).
 
 The construction adapts only W_Q, W_K, W_V, W_O of every head and block, W_2 of the last block and W_o, each with
 rank ≤ R; W_1 of every block and W_2 of the earlier blocks are left exactly frozen; the trainable scalars are

@@ -98,11 +98,11 @@ def test_threshold_tfn_needs_no_depth(capsys):
     lines = out.splitlines()
     assert lines[0] == "required LoRA rank: 4"
     assert "ceiling(G_max/2)" in lines[1]
-    assert any(line.strip().startswith("--depth not given, --heads 2: the tfn threshold does not depend on L")
-               for line in lines), out
+    assert "  the threshold does not depend on the depth L or the heads H (H = 2)" in lines, out
     assert not any(line.strip().startswith("L = ") for line in lines), out  # no stand-in depth is shown
     rc, out_with_depth, _ = run(["threshold", "--model", "tfn", "--width", "8", "--depth", "3"], capsys)
     assert rc == 0 and out_with_depth.splitlines()[0] == lines[0]
+    assert "  the threshold does not depend on the depth L or the heads H (L = 3)" in out_with_depth.splitlines()
 
 
 def test_threshold_json(tmp_path, capsys):

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from lora_theory.analysis.fnn import best_partition, check_assumption1
+from lora_theory.analysis.fnn import assumption1_report, best_partition
 from lora_theory.constructions.fnn import construct_fnn
 from lora_theory.domains import Ball, Box
 from lora_theory.errors import (
@@ -79,7 +79,7 @@ CASES = [
     (lambda: uniform_partition(2, 3), DepthError, r"target depth L̄=3 exceeds frozen depth L=2"),
     (lambda: uniform_partition(0, 1), DepthError, r"frozen depth L must be an integer >= 1; got 0"),
     (lambda: validate_partition((2, 2.5), 4), PartitionError, r"block 1 size must be an integer >= 1; got 2\.5"),
-    (lambda: check_assumption1(fnn(3, 2), fnn(3, 1), 9), RankError, r"rank must be in 1\.\.3"),
+    (lambda: assumption1_report(fnn(3, 2), fnn(3, 1), 9), RankError, r"rank must be in 1\.\.3"),
     (lambda: best_partition(fnn(3, 1), fnn(3, 2)), DepthError, r"exceeds frozen depth"),
 ]
 

@@ -19,7 +19,7 @@ torch RNG. Each entry-point test counts its malformed calls and asserts at least
 runs ``max(EXAMPLES, profile max_examples)`` examples, so the dev profile (20) is overridden upwards and ``deep``
 keeps its larger count.
 
-Contract violations this file found (untyped exceptions from check_assumption1, best_partition, Box,
+Contract violations this file found (untyped exceptions from assumption1_report, best_partition, Box,
 validate_partition, evaluate_integer; silent acceptance of mismatched widths, nan tolerances, truncated non-integer
 values; a two-line CLI error) were fixed in the library; their exact reproductions stay as the explicit
 ``@example``s of the ``test_known_violations_*`` regression tests.
@@ -59,7 +59,7 @@ from lora_theory import (
     tfn_gaps,
 )
 from lora_theory import formulas as F
-from lora_theory.analysis.fnn import AssumptionEntry, best_partition, check_assumption1
+from lora_theory.analysis.fnn import AssumptionEntry, assumption1_report, best_partition
 from lora_theory.cli import main as cli_main
 from lora_theory.constructions.fnn import FNNConstruction
 from lora_theory.constructions.linear import LinearConstruction
@@ -780,7 +780,7 @@ def test_validate_partition_contract():
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# construct_fnn, check_assumption1, best_partition: a valid (frozen, target) pair with one pair-level fault
+# construct_fnn, assumption1_report, best_partition: a valid (frozen, target) pair with one pair-level fault
 # ---------------------------------------------------------------------------------------------------------------
 
 PAIR_FAULTS = ("too_deep", "width", "dtype", "not_a_model")
@@ -870,7 +870,7 @@ def test_construct_fnn_contract():
 
 
 @st.composite
-def check_assumption1_cases(draw):
+def assumption1_report_cases(draw):
     rec = Rec(draw)
     frozen, target, fault, names, D, L, Lbar, dtype = fnn_pair(rec, PAIR_FAULTS + ("rank", "partition",
                                                                                     "threshold"))
@@ -891,12 +891,12 @@ def check_assumption1_cases(draw):
         assert all(isinstance(e, AssumptionEntry) and 0.0 <= e.ratio <= 1.0 + 1e-12 for e in entries)
         assert [e.name for e in entries[:L]] == [f"W_{l + 1}" for l in range(L)]
 
-    return rec.case("check_assumption1", fault, lambda: check_assumption1(frozen, target, rank, partition, **kw),
+    return rec.case("assumption1_report", fault, lambda: assumption1_report(frozen, target, rank, partition, **kw),
                     names, check)
 
 
-def test_check_assumption1_contract():
-    run_counted(check_assumption1_cases())
+def test_assumption1_report_contract():
+    run_counted(assumption1_report_cases())
 
 
 @st.composite
@@ -1407,19 +1407,19 @@ def V(entry: str, fault: str, repro: str, names: tuple[str, ...]) -> Case:
 
 
 @violations
-@example(case=V("check_assumption1", "width", 'check_assumption1(_fnn(3, 2), _fnn(4, 1), 1)',
+@example(case=V("assumption1_report", "width", 'assumption1_report(_fnn(3, 2), _fnn(4, 1), 1)',
                 (r"width", r"\btarget\b")))  # RuntimeError: The size of tensor a (4) must match ... (3)
-@example(case=V("check_assumption1", "not_a_model", 'check_assumption1(None, _fnn(3, 1), 1)',
+@example(case=V("assumption1_report", "not_a_model", 'assumption1_report(None, _fnn(3, 1), 1)',
                 (r"\bfrozen\b",)))  # AttributeError: 'NoneType' object has no attribute 'depth'
-@example(case=V("check_assumption1", "threshold", 'check_assumption1(_fnn(3, 2), _fnn(3, 1), 1, threshold="1e-9")',
+@example(case=V("assumption1_report", "threshold", 'assumption1_report(_fnn(3, 2), _fnn(3, 1), 1, threshold="1e-9")',
                 (r"threshold",)))  # TypeError: '>=' not supported between instances of 'float' and 'str'
-@example(case=V("check_assumption1", "threshold", 'check_assumption1(_fnn(3, 2), _fnn(3, 1), 1, threshold=math.nan)',
+@example(case=V("assumption1_report", "threshold", 'assumption1_report(_fnn(3, 2), _fnn(3, 1), 1, threshold=math.nan)',
                 (r"threshold",)))  # accepted silently: every entry reported as failing
-@example(case=V("check_assumption1", "dtype", 'check_assumption1(_fnn(3, 2), _fnn(3, 1, F32), 1)',
+@example(case=V("assumption1_report", "dtype", 'assumption1_report(_fnn(3, 2), _fnn(3, 1, F32), 1)',
                 (r"\btarget\b", r"dtype")))  # accepted silently: mixed float64/float32 (construct_fnn refuses it)
-@example(case=V("check_assumption1", "width", 'check_assumption1(_fnn(1, 1), _fnn(2, 1), 1)',
+@example(case=V("assumption1_report", "width", 'assumption1_report(_fnn(1, 1), _fnn(2, 1), 1)',
                 (r"width", r"\btarget\b")))  # accepted silently: D=1 frozen vs D=2 target broadcasts in W̄ − ∏W
-def test_known_violations_check_assumption1(case):
+def test_known_violations_assumption1_report(case):
     check_contract(case)
 
 

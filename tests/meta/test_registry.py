@@ -68,7 +68,7 @@ def test_every_property_file_has_a_claim_and_its_marker():
 def test_every_property_module_cites_the_paper():
     for path in sorted(PROPERTIES.glob("test_*.py")):
         doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-        assert "arXiv 2310.17513 v3" in doc and path.stem.removeprefix("test_") in doc, path.name
+        assert "arXiv 2310.17513v3" in doc and path.stem.removeprefix("test_") in doc, path.name
 
 
 def test_claims_are_complete_and_formulas_are_sympy():

@@ -25,7 +25,7 @@ def test_lemma1_errors_match_direct_sums(s, R, L):
     sv = torch.tensor(s, dtype=torch.float64)
     D = len(s)
     values = {F.R: R, F.L: L, F.D: D}
-    spectral = F.evaluate_error(F.LEMMA1_SPECTRAL_ERROR, values, sv)
+    spectral = F.evaluate_error(F.LEMMA1_ERROR_2NORM, values, sv)
     frob = F.evaluate_error(F.LEMMA1_FROBENIUS_ERROR, values, sv)
     assert spectral == (s[R * L] if R * L < D else 0.0)
     assert math.isclose(frob, math.sqrt(sum(x * x for x in s[R * L:])), rel_tol=1e-12, abs_tol=1e-300)
@@ -36,7 +36,7 @@ def test_hetero_formulas_substitute_per_layer_ranks():
     assert F.with_layer_ranks(F.HETERO_EXACT.subs(F.R_E, 12), (1, 5, 6)) == sp.true
     assert F.with_layer_ranks(F.HETERO_EXACT.subs(F.R_E, 12), (3, 3, 5)) == sp.false
     sv = torch.arange(12, 0, -1, dtype=torch.float64)
-    assert F.evaluate_error(F.with_layer_ranks(F.HETERO_SPECTRAL_ERROR, (3, 3, 5)), {}, sv) == 1.0
+    assert F.evaluate_error(F.with_layer_ranks(F.HETERO_ERROR_2NORM, (3, 3, 5)), {}, sv) == 1.0
 
 
 def test_parameter_count_and_latex():
@@ -46,6 +46,6 @@ def test_parameter_count_and_latex():
 
 def test_evaluation_errors_are_explicit():
     with pytest.raises(ValueError, match="no value for"):
-        F.evaluate_error(F.LEMMA1_SPECTRAL_ERROR, {F.R: 1}, torch.ones(3, dtype=torch.float64))
+        F.evaluate_error(F.LEMMA1_ERROR_2NORM, {F.R: 1}, torch.ones(3, dtype=torch.float64))
     with pytest.raises(ValueError, match="integer"):
         F.evaluate_integer(F.LEMMA1_THRESHOLD, {F.L: 2})
