@@ -48,12 +48,18 @@ class Domain:
     def evaluation_points(self, n: int, gen: torch.Generator, *, adversarial: int = 64,
                           dtype: torch.dtype = torch.float64) -> torch.Tensor:
         """(n + m, D): ``n`` uniform samples, then the m adversarial points (``adversarial`` caps the random ones),
-        all drawn from ``gen`` in that order — the points every exactness check on this domain evaluates."""
+        all drawn from ``gen`` in that order — the points every exactness check on this domain evaluates (the one
+        way the library, the CLI and the properties draw them).
+
+        Drawn in float64 and rounded to ``dtype``, so a float32 run sees the same points as a float64 one
+        (:meth:`contains` allows that rounding)."""
         n = check_size(n, "n", minimum=0)
         adversarial = check_size(adversarial, "adversarial", minimum=0)
         if not isinstance(gen, torch.Generator):
             raise DTypeError(f"gen must be a torch.Generator (never the global RNG); got {type(gen).__name__}")
-        return torch.cat([self.sample(n, gen, dtype=dtype), self.adversarial_points(gen, n=adversarial, dtype=dtype)])
+        pts = torch.cat([self.sample(n, gen, dtype=torch.float64),
+                         self.adversarial_points(gen, n=adversarial, dtype=torch.float64)])
+        return pts.to(dtype)
 
     def check_inputs(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
         """Raise DomainError if a row of ``x`` lies outside the domain (relative slack for rounding: 1e-12 in float64,

@@ -81,7 +81,7 @@ class Tolerance:
 
     def __str__(self) -> str:
         terms = ", ".join(f"{k}={v:.3g}" for k, v in self.terms.items())
-        return f"{self.value:.3e} = {self.formula} with {terms}"
+        return f"{self.value:.3e} = {self.formula}" + (f" with {terms}" if terms else "")
 
 
 def chain_tolerance(*, unit_roundoff: float, width: int, depth: int, product_scale: float,

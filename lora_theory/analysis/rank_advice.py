@@ -240,11 +240,8 @@ def _evaluation_points(radius: float, width: int, samples: int, seed: int,
                        dtype: torch.dtype) -> tuple[Ball, torch.Tensor, torch.Tensor]:
     """The ball, ``samples`` uniform points and its adversarial points, from one local generator."""
     domain = Ball(width, radius)
-    gen = torch.Generator().manual_seed(seed)
-    # drawn in float64 and rounded, so a float32 run sees the same points (Domain.contains allows the rounding)
-    uniform = domain.sample(samples, gen, dtype=torch.float64).to(dtype)
-    adversarial = domain.adversarial_points(gen, dtype=torch.float64).to(dtype)
-    return domain, uniform, adversarial
+    points = domain.evaluation_points(samples, torch.Generator().manual_seed(seed), dtype=dtype)
+    return domain, points[:samples], points[samples:]
 
 
 def rank_advice(frozen: ReLUFNN, target: ReLUFNN, *, radius: float = 1.0, max_rank: int | None = None,

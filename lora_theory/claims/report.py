@@ -99,7 +99,7 @@ def format_claims_table(rows: Iterable[Mapping]) -> str:
                      f"{margin:>12} {sep:>14}  {r['reference']}")
         lines.append(f"{'':<18} {r['statement']}")
     if not_run:
-        lines.append(f"not run ({len(not_run)} of {len(rows)} registered claims): {', '.join(not_run)}")
+        lines.append(f"not run ({len(not_run)} of the {len(rows)} claims listed): {', '.join(not_run)}")
     seps = [r["separation"] for r in ran if r["separation"] is not None]
     if seps:
         lines.append(f"separation ratio of the run (smallest 'not exact' error / largest 'exact' tolerance): "

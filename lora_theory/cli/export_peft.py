@@ -107,8 +107,7 @@ def run(args: argparse.Namespace) -> int:
     module = frozen.to_sequential()
     peft_model = to_peft(module, construction)
     gen = torch.Generator().manual_seed(seed)
-    x = torch.cat([domain.sample(samples, gen, dtype=frozen.dtype),
-                   domain.adversarial_points(gen, dtype=frozen.dtype)])
+    x = domain.evaluation_points(samples, gen, dtype=frozen.dtype)
     report = check_round_trip(construction, module, peft_model, x)
     exact = construction.is_exact_in_theory()
     M = frozen.depth // target.depth

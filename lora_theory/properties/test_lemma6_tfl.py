@@ -157,7 +157,7 @@ def test_lemma6_tfl_lora_contrast(case):
         ex.info["singular"] = exc.where
         return
     g = generator(case.probe_seed + 1)
-    pts = torch.cat([cert.points, domain.sample(32, g), domain.adversarial_points(g, n=16)])
+    pts = torch.cat([cert.points, domain.evaluation_points(32, g, adversarial=16)])
     err = con.output_error(pts)
     assert_exact(ex, float(err[:2].max()), tol=con.tolerance(), name="lora_contrast",
                  what=f"LoRA (R = {R}) output error at the certificate points x, x′")
@@ -184,7 +184,7 @@ def test_lemma6_tfl_domain_caveat(case, point_seed):
     x0 = torch.linalg.solve(W1, u0 - b1)
     r = float(u0.min()) / (2 * float(torch.linalg.matrix_norm(W1, ord=2)))
     ball = Ball(D, r)
-    pts = x0 + torch.cat([ball.sample(32, g), ball.adversarial_points(g, n=16)])
+    pts = x0 + ball.evaluation_points(32, g, adversarial=16)
     pre = _first_layer(inst, pts)
     assert_true(ex, bool((pre > 0).all()), name="domain_caveat", what="every first-layer unit is positive on B(x₀, r)",
                 seen=f"min pre-activation {float(pre.min()):.3e}")

@@ -96,7 +96,7 @@ def theorem5_cases(draw: st.DrawFn) -> Case:
 def evaluation_set(domain: Domain, seed: int) -> torch.Tensor:
     """N_SAMPLE uniform points of the domain plus its adversarial points, from a seeded local generator."""
     gen = generator(seed)
-    return torch.cat([domain.sample(N_SAMPLE, gen), domain.adversarial_points(gen)])
+    return domain.evaluation_points(N_SAMPLE, gen)
 
 
 def threshold_of(c: FNNConstruction) -> int:

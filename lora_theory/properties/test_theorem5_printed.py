@@ -44,7 +44,7 @@ ADV_WIDTH, ADV_RADIUS, ADV_INPUTS = 64, 8.0, 2000
 
 def _evaluation_set(domain, seed: int) -> torch.Tensor:
     gen = generator(seed)
-    return torch.cat([domain.sample(N_SAMPLE, gen), domain.adversarial_points(gen)])
+    return domain.evaluation_points(N_SAMPLE, gen)
 
 
 @st.composite

@@ -19,7 +19,7 @@ __all__ = ["domain_points", "max_output_error", "block_map_residual", "linearise
 def domain_points(domain: Domain, seed: int, n: int = 128) -> torch.Tensor:
     """``n`` uniform samples of the domain plus its adversarial points (seeded, local generator)."""
     gen = generator(seed)
-    return torch.cat([domain.sample(n, gen), domain.adversarial_points(gen)])
+    return domain.evaluation_points(n, gen)
 
 
 def max_output_error(c: FNNConstruction, X: torch.Tensor) -> float:

@@ -25,13 +25,16 @@ Once enabled:
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import pytest
 
-from lora_theory.claims import Claim, all_claims
-from lora_theory.claims.report import NOT_RUN, SEPARATION_REQUIRED, ClaimSummary, format_claims_table
-from lora_theory.files import atomic_write_json
-from lora_theory.testing.assertions import recording
+if TYPE_CHECKING:
+    from lora_theory.claims import Claim
+    from lora_theory.claims.report import ClaimSummary
+
+# Installed as an entry point, this module is imported by every pytest run in an environment that has lora-theory,
+# enabled or not: it imports only pytest and the standard library at module level (the registry pulls in sympy).
 
 __all__ = ["is_enabled"]
 
@@ -138,6 +141,8 @@ class LoraTheorySession:
 
     def sync_markers(self) -> None:
         """Add the marker of every registered claim not yet added (claims registered by a conftest included)."""
+        from lora_theory.claims import all_claims
+
         for claim in all_claims():
             if claim.id not in self.claims:
                 self.config.addinivalue_line("markers", f"{claim.id}: {claim.reference} — {claim.statement}")
@@ -172,6 +177,8 @@ class LoraTheorySession:
     def pytest_runtest_call(self, item: pytest.Item):
         if not any(name == _CLAIM_KEY for name, _ in item.user_properties):
             return (yield)
+        from lora_theory.testing.assertions import recording
+
         with recording() as rec:
             try:
                 return (yield)
@@ -187,12 +194,16 @@ class ClaimTable:
         self.summaries: dict[str, ClaimSummary] = {}
 
     def _summary(self, info: dict) -> ClaimSummary:
+        from lora_theory.claims.report import ClaimSummary
+
         if info["claim"] not in self.summaries:  # a claim known to an xdist worker only (registered in a conftest
             self.summaries[info["claim"]] = ClaimSummary(**info)  # below the root) still gets its row
         return self.summaries[info["claim"]]
 
     def rows(self) -> list[dict]:
         """One row per registered claim (registry order), then any other claim a test reported."""
+        from lora_theory.claims import all_claims
+
         for claim in all_claims():
             self._summary(_claim_dict(claim))
         order = [c.id for c in all_claims()]
@@ -227,6 +238,8 @@ class ClaimTable:
         return current_profile_name()
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        from lora_theory.files import atomic_write_json
+
         rows = self.rows()
         path = self.config.getoption("--claims-json")
         if path:
@@ -235,6 +248,8 @@ class ClaimTable:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+        from lora_theory.claims.report import NOT_RUN, SEPARATION_REQUIRED, format_claims_table
+
         rows = self.rows()
         if config.getoption("--no-claims-table") or all(r["result"] == NOT_RUN for r in rows):
             return

@@ -38,7 +38,7 @@ def _run(capsys, *argv):
 def _ball_inputs(D: int, radius: float) -> torch.Tensor:
     dom = Ball(D, radius)
     g = generator(42)
-    return torch.cat([dom.sample(200, g), dom.adversarial_points(g)])
+    return dom.evaluation_points(200, g)
 
 
 def test_export_at_threshold_loads_with_plain_peft(pair, tmp_path, capsys):

@@ -141,7 +141,7 @@ def test_asked_claims_only_and_not_checked_fails(tmp_path, user_dir, capfd):
     assert rc == 1, "\n".join(lines)  # never reported as verified
     rows = [line for line in lines if line[:1].isalpha() and line.split()[0] in {"lemma1", "lemma2", "theorem3"}]
     assert [row.split()[:2] for row in rows] == [["lemma1", "skipped"], ["lemma2", "passed"]], lines
-    assert "not run (1 of 3 registered claims): theorem3" in lines  # the table's line for claims with no test
+    assert "not run (1 of the 3 claims listed): theorem3" in lines  # the table's line for claims with no test
     note = next(line for line in lines if line.startswith("not checked"))
     assert "lemma1 (skipped)" in note and "theorem3 (not run)" in note and "verify fails" in note
     assert final_line(lines) == ("lora-theory verify: 3 claims, 1 passed, 2 not checked (lemma1, theorem3) "

@@ -176,7 +176,7 @@ def test_examples_and_separation_are_aggregated(pytester, workers):
     assert row["worst_margin"] == pytest.approx(0.1)
     assert row["separation"] == pytest.approx(1e-3 / 1e-12)
     result.stdout.fnmatch_lines(["*lora-theory claims (Hypothesis profile: *)*", "eym*passed*",
-                                 "not run (* of * registered claims): abstract_threshold, *"])
+                                 "not run (* of the * claims listed): abstract_threshold, *"])
 
 
 def test_a_failing_check_fails_the_claim(pytester):
@@ -218,7 +218,7 @@ def test_adopter_repository(pytester):
     builtin = [c.id for c in claims_module.builtin_claims()]
     assert list(rows) == [*builtin, "adopter_claim", "adopter_sub_claim"]
     assert all(rows[cid]["result"] == "not run" for cid in builtin if cid not in ("lemma1", "lemma2"))
-    not_run = f"not run ({len(builtin) - 2} of {len(rows)} registered claims): abstract_threshold, *"
+    not_run = f"not run ({len(builtin) - 2} of the {len(rows)} claims listed): abstract_threshold, *"
     result.stdout.fnmatch_lines(["*lora-theory claims (Hypothesis profile: adopter-own)*", "lemma1 * passed *1 *",
                                  "lemma2 * skipped *", "adopter_claim * passed *1 *3 *our notes, p. 1", not_run])
 

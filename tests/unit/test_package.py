@@ -43,6 +43,12 @@ def test_bare_import_does_not_import_torch():
     assert imported_after("import lora_theory", ("torch", "sympy")) == []
 
 
+def test_inert_pytest_plugin_import_is_light():
+    """The plugin is an installed pytest11 entry point: every pytest run in an environment with lora-theory imports
+    it, enabled or not, so importing it must not pull in torch or sympy (the claims registry does)."""
+    assert imported_after("import lora_theory.testing.plugin", ("torch", "sympy", "lora_theory.claims")) == []
+
+
 def test_version_comes_from_the_package_metadata():
     assert lora_theory.__version__ == version("lora-theory")
 
