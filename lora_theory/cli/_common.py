@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lora_theory.errors import DomainError
+from lora_theory.errors import FileFormatError
 
-__all__ = ["add_json_argument", "check_json_path", "write_json"]
+__all__ = ["add_json_argument", "check_output_path", "write_json"]
 
 
 def add_json_argument(parser: argparse.ArgumentParser, what: str) -> None:
@@ -16,18 +16,19 @@ def add_json_argument(parser: argparse.ArgumentParser, what: str) -> None:
                         help=f"also write {what} as JSON to PATH (written atomically: whole or not at all)")
 
 
-def check_json_path(path: str | None, flag: str = "--json") -> Path | None:
-    """``path`` as a Path if a file can be written there (its folder exists, it is not a folder); else DomainError.
+def check_output_path(path: str | None, flag: str = "--json") -> Path | None:
+    """``path`` as a Path if a file can be written there (its folder exists, it is not a folder); else
+    :class:`~lora_theory.errors.FileFormatError` naming ``flag``. ``None`` (flag not given) stays ``None``.
 
-    Called before any work, so a typo in the path does not cost a whole run."""
+    Every output file flag of every subcommand (``--json``, ``--plot``) is checked with this before any work, so a
+    typo in the path does not cost a whole run."""
     if path is None:
         return None
-    target = Path(path)
-    if target.is_dir():
-        raise DomainError(f"{flag} {path!r} is a folder; give a file name")
-    folder = target.resolve().parent
-    if not folder.is_dir():
-        raise DomainError(f"{flag} {path!r}: the folder {str(target.parent)!r} does not exist")
+    target = Path(str(path))
+    if str(path) == "" or target.is_dir():
+        raise FileFormatError(f"{flag} {str(path)!r} must be a file path, not a folder")
+    if not target.resolve().parent.is_dir():
+        raise FileFormatError(f"{flag} {str(path)!r}: the folder {str(target.parent)!r} does not exist")
     return target
 
 

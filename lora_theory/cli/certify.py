@@ -39,7 +39,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 
-from lora_theory.cli._common import add_json_argument, check_json_path, write_json
+from lora_theory.cli._common import add_json_argument, check_output_path, write_json
 from lora_theory.errors import DepthError, DomainError, RankError, SingularityError
 
 __all__ = ["NAME", "HELP", "DESCRIPTION", "MODELS", "MAX_WIDTH", "MAX_DEPTH", "MAX_HEADS", "add_arguments", "run"]
@@ -266,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
     Raises DomainError, DepthError or RankError (a LoRATheoryError, one line, naming the flag) for a bad argument.
     """
     q = _validate(args)
-    json_path = check_json_path(getattr(args, "json_path", None))
+    json_path = check_output_path(getattr(args, "json_path", None))
     plan = _PLANS[q.model](q)
     R = q.rank if q.rank is not None else max(1, plan.threshold)
     R_note = "" if q.rank is not None else " (the threshold; --rank not given)"

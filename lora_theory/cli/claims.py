@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lora_theory.cli._common import add_json_argument, check_json_path, write_json
+from lora_theory.cli._common import add_json_argument, check_output_path, write_json
 
 __all__ = ["NAME", "HELP", "DESCRIPTION", "add_arguments", "run"]
 
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lora_theory.claims import all_claims
 
-    json_path = check_json_path(getattr(args, "json_path", None))
+    json_path = check_output_path(getattr(args, "json_path", None))
     rows = [{"id": c.id, "reference": c.reference, "statement": c.statement, "status": c.status,
              "formulas": {name: sp.sstr(expr) for name, expr in c.formulas.items()},
              "threshold_model": c.threshold.model if c.threshold is not None else None} for c in all_claims()]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lora_theory.cli._common import check_output_path
 from lora_theory.errors import FileFormatError
 
 NAME = "export-peft"
@@ -80,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from lora_theory.analysis.rank_advice import MAX_SEED, rank_thresholds
-    from lora_theory.cli.rank import output_path
     from lora_theory.constructions.fnn import construct_fnn
     from lora_theory.domains import Ball
     from lora_theory.files import atomic_directory, atomic_write_json
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     samples = check_int(args.samples, "--samples", minimum=1)
     seed = check_int(args.seed, "--seed", minimum=0, maximum=MAX_SEED)
     out = check_out_dir(args.out)
-    json_path = output_path(args.json_path, "--json")
+    json_path = check_output_path(args.json_path, "--json")
     require_peft()  # fail early (OptionalDependencyError) before any work
     frozen, target = load_fnn_pair(args.frozen, args.target, final_relu=bool(args.final_relu))
     thresholds = rank_thresholds(frozen, target)

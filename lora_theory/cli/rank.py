@@ -28,6 +28,7 @@ import argparse
 import os
 from pathlib import Path
 
+from lora_theory.cli._common import check_output_path
 from lora_theory.errors import FileFormatError, OptionalDependencyError
 
 NAME = "rank"
@@ -199,19 +200,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write everything printed as JSON")
 
 
-def output_path(value: object, flag: str) -> Path | None:
-    """``value`` as the path of a file to write, or None; FileFormatError naming ``flag`` for a folder or a path
-    whose folder does not exist."""
-    if value is None:
-        return None
-    p = Path(str(value))
-    if str(value) == "" or p.is_dir():
-        raise FileFormatError(f"{flag} {str(value)!r} must be a file path, not a folder")
-    if not p.resolve().parent.is_dir():
-        raise FileFormatError(f"{flag} {str(value)!r}: the folder {str(p.parent)!r} does not exist")
-    return p
-
-
 def run(args: argparse.Namespace) -> int:
     """Validate every flag, read the pair, print the advice, write ``--plot``/``--json``; return 0."""
     from lora_theory.analysis.rank_advice import MAX_SEED, check_tau, rank_advice
@@ -224,8 +212,8 @@ def run(args: argparse.Namespace) -> int:
     seed = check_int(args.seed, "--seed", minimum=0, maximum=MAX_SEED)
     max_rank = None if args.max_rank is None else check_int(args.max_rank, "--max-rank", minimum=1, error=RankError)
     tau = None if args.tau is None else check_tau(args.tau, "--tau")
-    plot = output_path(args.plot, "--plot")
-    json_path = output_path(args.json_path, "--json")
+    plot = check_output_path(args.plot, "--plot")
+    json_path = check_output_path(args.json_path, "--json")
     if plot is not None and json_path is not None and plot.resolve() == json_path.resolve():
         raise FileFormatError(f"--plot and --json name the same file {str(plot)!r}")
     if plot is not None:

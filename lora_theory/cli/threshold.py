@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from lora_theory.cli._common import add_json_argument, check_json_path, write_json
+from lora_theory.cli._common import add_json_argument, check_output_path, write_json
 from lora_theory.errors import DomainError
 
 __all__ = ["NAME", "HELP", "DESCRIPTION", "add_arguments", "run"]
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lora_theory.claims import ThresholdArgs, threshold_models
 
-    json_path = check_json_path(getattr(args, "json_path", None))
+    json_path = check_output_path(getattr(args, "json_path", None))
     models = threshold_models()
     if args.model not in models:  # argparse checks the choices; this guards a hand-built Namespace
         raise DomainError(f"--model must be one of {', '.join(models)}; got {args.model!r}")

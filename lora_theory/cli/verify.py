@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lora_theory.cli._common import add_json_argument, check_json_path, write_json
+from lora_theory.cli._common import add_json_argument, check_output_path, write_json
 from lora_theory.errors import DomainError
 
 __all__ = ["NAME", "HELP", "DESCRIPTION", "PROPERTIES", "add_arguments", "run", "pytest_command"]
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         if cid not in asked:
             asked.append(cid)
     props = _properties_dir(args.properties)
-    json_path = check_json_path(args.json_path)
+    json_path = check_output_path(args.json_path)
     if args.workers != "0" and importlib.util.find_spec("xdist") is None:
         raise DomainError(f"--workers {args.workers} needs pytest-xdist (pip install pytest-xdist)")
 
