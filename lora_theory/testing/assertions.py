@@ -50,8 +50,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from hypothesis import event
-from hypothesis.control import currently_in_test_context
+from hypothesis import currently_in_test_context, event
 
 from lora_theory.tolerance import Tolerance
 
