@@ -15,13 +15,16 @@ r(D + D) = 2rD scalars and a bias D (the paper's own counts, e.g. 2RDL after Cor
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import sympy as sp
-import torch
 
 from lora_theory.errors import DepthError, DomainError, UnknownClaimError
-from lora_theory.numerics import SINGULARITY_THRESHOLD
+from lora_theory.tolerance import SINGULARITY_THRESHOLD
 from lora_theory.validation import check_int, is_int
+
+if TYPE_CHECKING:  # torch only in annotations: the claims registry loads without it
+    import torch
 
 __all__ = [
     "D", "L", "R", "R_E", "i", "l", "R_l", "sigma",

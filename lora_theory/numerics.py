@@ -31,11 +31,8 @@ __all__ = [
     "truncated_svd",
 ]
 
-#: relative threshold of the numerical rank
-RANK_TAU = 1e-9
-#: σ_min/σ_max below which a matrix the construction must solve with is declared singular (a fixed ratio, ≈ 900·u in
-#: float64; the rounding floor of :func:`lora_theory.tolerance.singularity_floor` is checked as well)
-SINGULARITY_THRESHOLD = 1e-13
+# the two fixed thresholds live with the error model (torch-free, so the claims registry can cite them)
+from lora_theory.tolerance import RANK_TAU, SINGULARITY_THRESHOLD  # noqa: E402
 
 
 def unit_roundoff(dtype: torch.dtype) -> float:

@@ -52,7 +52,14 @@ from dataclasses import dataclass, field
 
 from lora_theory.errors import DomainError
 
-__all__ = ["Tolerance", "chain_tolerance", "singularity_floor", "BlockErrorTerms", "fnn_tolerance", "LAPACK_TOLMUL",
+#: relative threshold of the numerical rank (σ > τ·scale counts as rank), used for float64 operands
+RANK_TAU = 1e-9
+#: σ_min/σ_max below which a matrix the construction must solve with is declared singular (a fixed ratio, ≈ 900·u in
+#: float64; the rounding floor of :func:`singularity_floor` is checked as well)
+SINGULARITY_THRESHOLD = 1e-13
+
+__all__ = ["RANK_TAU", "SINGULARITY_THRESHOLD",
+           "Tolerance", "chain_tolerance", "singularity_floor", "BlockErrorTerms", "fnn_tolerance", "LAPACK_TOLMUL",
            "tfn_chain_tolerance", "TFNHeadTerms", "TFNBlockTerms", "tfn_tolerance", "tfl_certificate_tolerance",
            "tfl_local_match_tolerance"]
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-
-import torch
+from typing import TYPE_CHECKING
 
 from lora_theory.errors import (
     DepthError,
@@ -23,14 +22,35 @@ from lora_theory.errors import (
     ShapeError,
 )
 
-__all__ = ["SUPPORTED_DTYPES", "as_matrix", "as_square_stack", "is_int", "check_int", "check_rank", "check_layer_ranks",
-           "check_same_dtype", "check_positive_float", "check_size"]
+__all__ = [  # noqa: F822 (SUPPORTED_DTYPES comes from the module __getattr__ below)
+    "SUPPORTED_DTYPES", "as_matrix", "as_square_stack", "is_int", "check_int", "check_rank", "check_layer_ranks",
+    "check_same_dtype", "check_positive_float", "check_size",
+]
 
-#: LAPACK-backed dtypes; float64 is what every check uses
-SUPPORTED_DTYPES = (torch.float64, torch.float32)
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported inside the tensor checks only: the scalar checks (check_int, …) serve the claims registry and the
+# CLI's argument checks, which load without torch.
+
+
+def _supported_dtypes() -> tuple[torch.dtype, ...]:
+    import torch
+
+    return (torch.float64, torch.float32)
+
+
+def __getattr__(name: str) -> object:
+    """``SUPPORTED_DTYPES`` — the LAPACK-backed dtypes (float64, float32; float64 is what every check uses) —
+    resolved on first use, so importing this module does not import torch."""
+    if name == "SUPPORTED_DTYPES":
+        return _supported_dtypes()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _describe(x: object) -> str:
+    import torch
+
     if isinstance(x, torch.Tensor):
         return f"tensor of shape {tuple(x.shape)} and dtype {x.dtype}"
     return f"{type(x).__name__}"
@@ -38,9 +58,11 @@ def _describe(x: object) -> str:
 
 def as_matrix(x: object, name: str, *, square: bool = True) -> torch.Tensor:
     """Return ``x`` if it is a finite, floating, 2-D torch tensor (square when ``square``); raise otherwise."""
+    import torch
+
     if not isinstance(x, torch.Tensor):
         raise DTypeError(f"{name} must be a torch.Tensor; got {_describe(x)}")
-    if x.dtype not in SUPPORTED_DTYPES:
+    if x.dtype not in _supported_dtypes():
         raise DTypeError(f"{name} must be float64 (or float32); got {x.dtype} with shape {tuple(x.shape)}")
     if x.ndim != 2:
         raise ShapeError(f"{name} must be a 2-D matrix; got shape {tuple(x.shape)}")
@@ -71,6 +93,8 @@ def check_same_dtype(named: Sequence[tuple[str, torch.Tensor]]) -> torch.dtype:
 
 def as_square_stack(weights: object, name: str = "weights") -> tuple[torch.Tensor, ...]:
     """Validate a non-empty sequence of square matrices of one width D and one dtype."""
+    import torch
+
     if isinstance(weights, torch.Tensor):
         if weights.ndim == 3:
             weights = list(weights.unbind(0))

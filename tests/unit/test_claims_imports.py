@@ -1,6 +1,6 @@
 """The claims registry is light: loading it imports the core and :mod:`lora_theory.formulas` only (issue: every sympy
 expression a claim shows lives in ``formulas``; claim modules never import construction, analysis or certificate
-code)."""
+code, and no torch: `lora-theory threshold`/`claims` and their help are symbolic)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ HEAVY = ("constructions", "analysis", "exact", "testing", "interop", "experiment
 
 def test_claims_registry_imports_only_the_core():
     code = ("import sys, lora_theory.claims as c; c.all_claims(); "
+            "assert 'torch' not in sys.modules, 'the registry imported torch'; "
             "print(sorted(m for m in sys.modules if m.startswith('lora_theory.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
