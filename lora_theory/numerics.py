@@ -2,9 +2,13 @@
 
 * ``sigma(s, i)`` is the i-th largest singular value, **1-indexed**, with σ_i := 0 for i > D (needed when RL ≥ D).
 * ``tail_energy(s, k)`` is (Σ_{i>k} σ_i²)^{1/2}, the Frobenius error of the best rank-k approximation (`eym`).
-* ``numerical_rank`` is the relative rank #{i : σ_i > τ·scale} with τ = 1e-9. For a discrepancy
-  E = W̄ − ∏W the scale is max(‖W̄‖₂, ‖∏W‖₂), the size of the operands, never σ_1(E): otherwise rounding noise
-  in an E that should be zero would look full rank.
+* ``numerical_rank`` is the relative rank #{i : σ_i > τ·scale}; with the default τ = 1e-9 and scale σ_1 it is the
+  rank of a matrix against its own size (adapters, certificates).
+* The rank of a *discrepancy* E = W̄ − ∏W is counted against the rounding floor E actually carries,
+  :func:`discrepancy_rank_floor` (the error model of :func:`lora_theory.tolerance.discrepancy_floor`, from the sizes
+  of the operands that formed E: ‖W̄‖₂, ∏‖W_l‖₂, ‖∏W‖₂, D, L, u) — never against σ_1(E), which would make the
+  rounding noise of an E that should be zero look full rank, and never against a fixed τ, which would silently drop
+  a genuine σ_i(E) far above the rounding (σ = 1e-6 next to operands of norm 1e4 is resolvable in float64).
 * ``ratio`` of a matrix is σ_min/σ_max; below :data:`SINGULARITY_THRESHOLD` a matrix is treated as singular.
 
 Products follow the paper: ``chain_product([W1, …, WL]) = W_L ⋯ W_1`` (weights[0] is applied first).
@@ -19,6 +23,7 @@ import torch
 __all__ = [
     "RANK_TAU",
     "storage_rank_tau",
+    "discrepancy_rank_floor",
     "SINGULARITY_THRESHOLD",
     "unit_roundoff",
     "singular_values",
@@ -32,7 +37,7 @@ __all__ = [
 ]
 
 # the two fixed thresholds live with the error model (torch-free, so the claims registry can cite them)
-from lora_theory.tolerance import RANK_TAU, SINGULARITY_THRESHOLD  # noqa: E402
+from lora_theory.tolerance import RANK_TAU, SINGULARITY_THRESHOLD, discrepancy_floor  # noqa: E402
 
 
 def unit_roundoff(dtype: torch.dtype) -> float:
@@ -41,13 +46,30 @@ def unit_roundoff(dtype: torch.dtype) -> float:
 
 
 def storage_rank_tau(dtype: torch.dtype, width: int, depth: int) -> float:
-    """Relative rank threshold for a discrepancy W̄ − ∏_{l≤depth} W_l of weights *stored* in ``dtype``:
-    max(RANK_TAU, (depth + 1)·D·u). Each stored D×D matrix is off from the one that was meant by a relative
-    entrywise u, i.e. by at most u·D in spectral norm relative to its own norm; the discrepancy inherits that from
-    W̄ and from each of the ``depth`` factors. Singular values below it cannot be told apart from the storage
-    rounding — in float32 (u ≈ 6e-8) they would otherwise make every discrepancy full rank. In float64 the bound is
-    below RANK_TAU for any realistic size, so the suite's float64 checks are unchanged."""
-    return max(RANK_TAU, (depth + 1) * width * unit_roundoff(dtype))
+    """Relative storage rounding of a discrepancy W̄ − ∏_{l≤depth} W_l of weights *stored* in ``dtype`` below float64
+    precision: (depth + 1)·D·u. Each stored D×D matrix is off from the one that was meant by a relative entrywise u,
+    i.e. by at most u·D in spectral norm relative to its own norm; the discrepancy inherits that from W̄ and from
+    each of the ``depth`` factors. Singular values below it cannot be told apart from the storage rounding — in
+    float32 (u ≈ 6e-8) they would otherwise make every discrepancy full rank. float64 weights are taken as the
+    numbers meant (0), so only the computation's own floor applies (:func:`discrepancy_rank_floor`)."""
+    u = unit_roundoff(dtype)
+    return 0.0 if u <= unit_roundoff(torch.float64) else (depth + 1) * width * u
+
+
+def discrepancy_rank_floor(*, dtype: torch.dtype, width: int, weight_norms: Sequence[float], target_norm: float,
+                           product_norm: float, discrepancy_norm: float) -> float:
+    """The absolute numerical-rank threshold of a computed discrepancy E = W̄ − W_L⋯W_1: σ_i(E) above it is rank,
+    at or below it cannot be told from rounding (:func:`lora_theory.tolerance.discrepancy_floor`, plus the storage
+    rounding :func:`storage_rank_tau` of weights kept in float32 or coarser). One rule for the constructions and for
+    the rank advice."""
+    L = len(weight_norms)
+    factors = 1.0
+    for n in weight_norms:
+        factors *= float(n)
+    return discrepancy_floor(unit_roundoff=unit_roundoff(dtype), width=width, depth=L, factor_norms=factors,
+                             target_norm=float(target_norm), product_norm=float(product_norm),
+                             discrepancy_norm=float(discrepancy_norm),
+                             storage_tau=storage_rank_tau(dtype, width, L))
 
 
 def singular_values(A: torch.Tensor) -> torch.Tensor:

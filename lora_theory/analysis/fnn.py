@@ -1,9 +1,9 @@
 """Block discrepancies E_i = W̄_i − ∏_{l∈P_i} W_l of an FNN pair, and the partition search over them.
 
-Ranks are relative numerical ranks (:func:`lora_theory.numerics.numerical_rank`): σ > τ·max(‖W̄_i‖₂, ‖∏_{P_i}W‖₂),
-with τ = RANK_TAU = 1e-9 by default — or, for weights stored in float32, the storage rounding (|P_i| + 1)·D·u of
-the block (:func:`lora_theory.numerics.storage_rank_tau`, the same default as :func:`construct_linear`'s), so that
-rounding noise does not count as rank.
+Ranks are numerical ranks against the rounding floor E_i carries (:func:`lora_theory.numerics.discrepancy_rank_floor`,
+from ‖W̄_i‖₂, ∏_{P_i}‖W_l‖₂, ‖∏W‖₂, D, |P_i| and u, plus the storage rounding of float32 weights) — exactly the rule
+of :func:`~lora_theory.constructions.linear.construct_linear`, so advice and adapters agree on every rank; an
+explicit ``tau`` counts σ > τ·max(‖W̄_i‖₂, ‖∏_{P_i}W‖₂) instead (as the construction's ``tau``).
 
 Also the Assumption 1 checker (:func:`assumption1_report`; claim ``assumption1``, arXiv 2310.17513v3,
 Assumption 1): for a rank R,
@@ -24,7 +24,7 @@ from functools import lru_cache
 import torch
 
 from lora_theory.models import ReLUFNN, check_fnn_pair
-from lora_theory.numerics import SINGULARITY_THRESHOLD, chain_product, numerical_rank, singular_values, storage_rank_tau
+from lora_theory.numerics import SINGULARITY_THRESHOLD, chain_product, discrepancy_rank_floor, singular_values
 from lora_theory.partition import block_ranges, optimal_partition, uniform_partition, validate_partition
 from lora_theory.validation import check_positive_float, check_rank
 
@@ -34,25 +34,32 @@ __all__ = ["BlockDiscrepancy", "block_discrepancy", "block_discrepancies", "best
 
 @dataclass(frozen=True, eq=False)
 class BlockDiscrepancy:
-    """E_i for one block: the product it replaces, its singular values and its numerical rank."""
+    """E_i for one block: the product it replaces, its singular values and its numerical rank (``floor``: the
+    absolute rounding floor of E_i; ``threshold``: the absolute value the rank was counted against)."""
 
     product: torch.Tensor
     discrepancy: torch.Tensor
     singular_values: torch.Tensor
     rank: int
     scale: float
+    floor: float = 0.0
+    threshold: float = 0.0
 
 
 def block_discrepancy(frozen: ReLUFNN, target: ReLUFNN, i: int, layers: range,
                       tau: float | None = None) -> BlockDiscrepancy:
     """E_i for target layer i (0-based) emulated by the frozen layers ``layers`` (``tau`` None: see module doc)."""
-    P = chain_product([frozen.weights[l] for l in layers])
+    Ws = [frozen.weights[l] for l in layers]
+    P = chain_product(Ws)
     E = target.weights[i] - P
     s = singular_values(E)
-    scale = max(float(singular_values(target.weights[i])[0]), float(singular_values(P)[0]))
-    if tau is None:
-        tau = storage_rank_tau(E.dtype, E.shape[0], len(layers))
-    return BlockDiscrepancy(P, E, s, numerical_rank(s=s, scale=scale, tau=tau), scale)
+    target_norm, product_norm = float(singular_values(target.weights[i])[0]), float(singular_values(P)[0])
+    scale = max(target_norm, product_norm)
+    floor = discrepancy_rank_floor(dtype=E.dtype, width=E.shape[0],
+                                   weight_norms=[float(singular_values(w)[0]) for w in Ws], target_norm=target_norm,
+                                   product_norm=product_norm, discrepancy_norm=float(s[0]))
+    threshold = floor if tau is None else tau * scale
+    return BlockDiscrepancy(P, E, s, int((s > threshold).sum()), scale, floor, threshold)
 
 
 def block_discrepancies(frozen: ReLUFNN, target: ReLUFNN, partition: Sequence[int] | None = None,

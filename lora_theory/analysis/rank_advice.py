@@ -17,10 +17,11 @@ Nothing is re-derived here: the discrepancies and their numerical ranks come fro
 :func:`lora_theory.constructions.fnn.construct_fnn` and the rounding tolerance from
 :meth:`~lora_theory.constructions.fnn.FNNConstruction.tolerance`.
 
-**Numerical rank.** rank(E_i) counts the singular values above τ·max(‖W̄_i‖₂, ‖∏W‖₂) (relative to the operands, see
-:func:`lora_theory.numerics.numerical_rank`). The default τ is the construction's own
-(:func:`lora_theory.numerics.storage_rank_tau`): 1e-9 for float64 models and the storage rounding (|P_i|+1)·D·u of
-each block for float32 ones, so the advice and the adapters always agree on the ranks.
+**Numerical rank.** rank(E_i) counts the singular values above the rounding floor E_i carries — the construction's
+own rule (:func:`lora_theory.numerics.discrepancy_rank_floor`: the tolerance's error model applied to the operands
+that formed E_i, plus the storage rounding (|P_i|+1)·D·u of float32 weights), so the advice and the adapters always
+agree on the ranks. ``rank_tau`` reports that floor relative to max(‖W̄_i‖₂, ‖∏W‖₂) (the largest over the blocks);
+an explicit ``tau`` counts σ > τ·max(‖W̄_i‖₂, ‖∏W‖₂) instead, in both.
 
 Two entry points: :func:`rank_thresholds` (ranks and thresholds only; cheap) and :func:`rank_advice` (the thresholds
 plus the construction's error curve on a ball). Presentation (text, plots, JSON files) lives in
@@ -41,7 +42,6 @@ from lora_theory.constructions.fnn import construct_fnn
 from lora_theory.domains import Ball
 from lora_theory.errors import AssumptionViolated, DomainError, RankError
 from lora_theory.models import ReLUFNN, check_fnn_pair
-from lora_theory.numerics import storage_rank_tau
 from lora_theory.partition import block_ranges, uniform_partition
 from lora_theory.tolerance import Tolerance
 from lora_theory.validation import check_int, check_positive_float
@@ -87,7 +87,9 @@ class ThresholdRow:
 class CurveRow:
     """The Theorem 3 construction (uniform partition) at rank R, measured on the ball.
 
-    ``exact`` is R ≥ the Theorem 3 threshold. The error fields are ``None`` when the construction refused
+    ``exact`` is R ≥ the Theorem 3 threshold and the construction exact (with an explicit ``tau`` that drops
+    directions above the rounding floor, the construction counts them as error and is not exact). The error fields
+    are ``None`` when the construction refused
     (``reason`` says why: Assumption 1 fails at this R).
     """
 
@@ -115,8 +117,9 @@ class CurveRow:
 class RankThresholds:
     """The block discrepancies of the uniform partition and the two thresholds (from :func:`rank_thresholds`).
 
-    ``rank_tau`` is the relative threshold the ranks were counted with (the largest per-block default when none was
-    given). ``advised_rank`` is the Theorem 3 threshold clipped to at least 1 (a LoRA adapter has rank ≥ 1).
+    ``rank_tau`` is the relative threshold the ranks were counted with (the largest per-block rounding floor,
+    relative to the block's operands, when none was given). ``advised_rank`` is the Theorem 3 threshold clipped to at
+    least 1 (a LoRA adapter has rank ≥ 1).
     """
 
     depth: int
@@ -213,9 +216,9 @@ def rank_thresholds(frozen: ReLUFNN, target: ReLUFNN, *, tau: float | None = Non
     tau = None if tau is None else check_tau(tau)
     D = frozen.width
     sizes = uniform_partition(L, Lbar)
-    # per block the default is the construction's (storage_rank_tau); the one shown is the largest of them
-    shown_tau = tau if tau is not None else max(storage_rank_tau(frozen.dtype, D, n) for n in sizes)
     discrepancies = block_discrepancies(frozen, target, tau=tau)
+    # per block the default is the construction's rounding floor; the one shown is the largest, relative
+    shown_tau = tau if tau is not None else max(d.floor / d.scale if d.scale > 0 else 0.0 for d in discrepancies)
     blocks = tuple(BlockRow(i + 1, layers, d.rank, float(d.singular_values[0]))
                    for i, (layers, d) in enumerate(zip(block_ranges(sizes), discrepancies)))
     ranks = tuple(b.rank for b in blocks)
@@ -280,7 +283,7 @@ def rank_advice(frozen: ReLUFNN, target: ReLUFNN, *, radius: float = 1.0, max_ra
             continue
         err = c.output_error(X_all)
         curve.append(CurveRow(
-            rank=R, exact=exact, epsilon_max=max(float(b.epsilon) for b in c.blocks),
+            rank=R, exact=exact and c.is_exact_in_theory(), epsilon_max=max(float(b.epsilon) for b in c.blocks),
             mean_error=float(err[:samples].mean()), max_error=float(err.max()),
             theorem5_tight=float(evaluate_bounds(c, X_uniform)["tight"]), tolerance=c.tolerance()))
     return RankAdvice(t.depth, t.target_depth, t.width, t.dtype, t.M, frozen.final_relu, radius, samples,

@@ -66,9 +66,13 @@ def _table(header: list[str], rows: list[list[str]], right: set[int], indent: st
     return [line(header)] + [line(r) for r in rows]
 
 
-def format_advice(advice, *, frozen_name: str | None = None, target_name: str | None = None) -> str:
-    """The plain-text report of ``lora-theory rank`` for a :class:`~lora_theory.analysis.rank_advice.RankAdvice`."""
-    from lora_theory.numerics import RANK_TAU, unit_roundoff
+def format_advice(advice, *, frozen_name: str | None = None, target_name: str | None = None,
+                  tau_given: bool = False) -> str:
+    """The plain-text report of ``lora-theory rank`` for a :class:`~lora_theory.analysis.rank_advice.RankAdvice`
+    (``tau_given``: the ranks were counted with an explicit ``--tau``)."""
+    import torch
+
+    from lora_theory.numerics import unit_roundoff
 
     a = advice
     out = []
@@ -81,8 +85,9 @@ def format_advice(advice, *, frozen_name: str | None = None, target_name: str | 
                f"(sphere, ±ρe_j), seed {a.seed}")
     out.append("")
     u_dtype = unit_roundoff(a.dtype)
-    why = (f"the storage rounding of {dtype}, (|P_i|+1)·D·u with u = {u_dtype:.1e}" if a.rank_tau > RANK_TAU
-           else "the float64 default")
+    storage = (f" + the storage rounding (|P_i|+1)·D·u of {dtype} weights, u = {u_dtype:.1e}"
+               if u_dtype > unit_roundoff(torch.float64) else "")
+    why = "--tau" if tau_given else f"the rounding floor E_i carries: its operands' products, u·D²·(…){storage}"
     out.append("block discrepancies E_i = W̄_i − ∏_{l∈P_i} W_l (uniform partition); rank(E_i) counts "
                f"σ > τ·max(‖W̄_i‖₂, ‖∏W‖₂), τ = {a.rank_tau:.3g} ({why})")
     out += _table(["block", "frozen layers", "rank(E_i)", "σ_1(E_i)"],
@@ -193,8 +198,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="uniform points in the ball for the measured errors (default 256)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the sampling generator (default 0)")
     parser.add_argument("--tau", type=float, default=None, metavar="τ",
-                        help="relative threshold of the numerical ranks, in (0, 1) (default: 1e-9 in float64, the "
-                             "storage rounding (|P_i|+1)·D·u of each block in float32)")
+                        help="relative threshold of the numerical ranks, in (0, 1) (default: the rounding floor each "
+                             "block's discrepancy carries, from its operands' sizes; float32 weights add their "
+                             "storage rounding (|P_i|+1)·D·u)")
     parser.add_argument("--plot", default=None, metavar="PATH.png", help="also write the error curve as a PNG")
     parser.add_argument("--json", dest="json_path", default=None, metavar="PATH.json",
                         help="also write everything printed as JSON")
@@ -220,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
         _matplotlib()  # a missing extra fails before the work, not after
     frozen, target = load_fnn_pair(args.frozen, args.target, final_relu=bool(args.final_relu))
     advice = rank_advice(frozen, target, radius=radius, max_rank=max_rank, samples=samples, seed=seed, tau=tau)
-    print(format_advice(advice, frozen_name=str(args.frozen), target_name=str(args.target)))
+    print(format_advice(advice, frozen_name=str(args.frozen), target_name=str(args.target), tau_given=tau is not None))
     if plot is not None:
         print(f"wrote {plot_advice(advice, plot)}")
     if json_path is not None:

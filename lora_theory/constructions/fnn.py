@@ -113,7 +113,9 @@ def construct_fnn(frozen: ReLUFNN, target: ReLUFNN, rank: int, domain: Domain, *
     block-wise best rank-RM approximation below the threshold (Theorem 5). See the module docstring.
 
     ``partition``: block sizes (general partition); default: the uniform partition (Theorem 3, p. 6). ``tau``: relative
-    threshold of each block's numerical rank(E_i), passed to :func:`construct_linear` (default: its default).
+    threshold of each block's numerical rank(E_i), passed to :func:`construct_linear` (default: the rounding floor of
+    each E_i, the rule :func:`lora_theory.analysis.fnn.block_discrepancies` uses too). Each block is certified a
+    posteriori by :func:`construct_linear`; a block that cannot be refuses with a SingularityError naming it.
     Raises ShapeError/DTypeError for mismatched models, DepthError for L̄ > L, PartitionError, RankError,
     DomainError (domain width, mismatched ``final_relu``) and SingularityError naming the block and layer.
     """
@@ -157,7 +159,7 @@ def construct_fnn(frozen: ReLUFNN, target: ReLUFNN, rank: int, domain: Domain, *
             bound = norms[k] * bound + c * sqrtD
             layer_bounds.append(bound)
         biases.append(target.biases[i] - tilde[m - 1] @ carried)
-        eps = lin.predicted_error()
+        eps = lin.predicted_error() + lin.dropped_noise  # ‖W̃^{(i)} − W̄_i‖₂, the unfitted rounding-level σ included
         target_bias = float(torch.linalg.vector_norm(target.biases[i]))
         layer_bounds.append(norms[m - 1] * bound + float(torch.linalg.vector_norm(biases[-1])))
         cancel = sum(c * sqrtD * math.prod(norms[k + 1:]) for k, c in enumerate(offsets))

@@ -1,6 +1,7 @@
-"""Numerical ranks of discrepancies between weights *stored* in float32: the default threshold is the storage
-rounding (numerics.storage_rank_tau), shared by construct_linear and blocks.block_discrepancy, so rank advice and
-constructions agree; an explicit ``tau`` is honoured (it used to be validated and then ignored)."""
+"""Numerical ranks of discrepancies between weights *stored* in float32: the default threshold is the rounding floor
+of E (numerics.discrepancy_rank_floor), which includes the storage rounding (numerics.storage_rank_tau) of float32
+weights; it is shared by construct_linear and analysis.fnn.block_discrepancy, so rank advice and constructions
+agree; an explicit ``tau`` is honoured (it used to be validated and then ignored)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,20 @@ import torch
 from lora_theory import construct_fnn, construct_linear
 from lora_theory.analysis.fnn import block_discrepancies
 from lora_theory.models import ReLUFNN
-from lora_theory.numerics import RANK_TAU, storage_rank_tau, unit_roundoff
+from lora_theory.numerics import RANK_TAU, discrepancy_rank_floor, storage_rank_tau, unit_roundoff
 from lora_theory.testing.instances import build_fnn_instance, build_linear_instance
 
 
 def test_storage_rank_tau_values():
-    assert storage_rank_tau(torch.float64, 1024, 8) == RANK_TAU  # float64: the suite's threshold, unchanged
+    assert storage_rank_tau(torch.float64, 1024, 8) == 0.0  # float64 weights are the numbers meant
     assert storage_rank_tau(torch.float32, 16, 3) == 4 * 16 * 2.0 ** -24
-    assert storage_rank_tau(torch.float32, 1, 1) == max(RANK_TAU, 2 * 2.0 ** -24)
+    assert storage_rank_tau(torch.float32, 1, 1) == 2 * 2.0 ** -24
+
+
+def test_float32_floor_contains_the_storage_rounding():
+    kw = dict(width=16, weight_norms=[1.0, 1.0, 1.0], target_norm=1.0, product_norm=1.0, discrepancy_norm=1.0)
+    f32, f64 = discrepancy_rank_floor(dtype=torch.float32, **kw), discrepancy_rank_floor(dtype=torch.float64, **kw)
+    assert f32 >= storage_rank_tau(torch.float32, 16, 3) > 1e3 * f64 > 0
 
 
 def test_explicit_tau_is_used():
