@@ -38,10 +38,17 @@ instance whose amplification was not recorded) and must be explained, never abso
 
 Frobenius-norm checks use ``√D · tolerance`` (‖X‖_F ≤ √D‖X‖₂ for a D×D error X).
 
-The FNN (:func:`fnn_tolerance`), transformer (:func:`tfn_chain_tolerance`, :func:`tfn_tolerance`) and
-final-layers-tuning (:func:`tfl_certificate_tolerance`, :func:`tfl_local_match_tolerance`) models below are built
-from the same elementary cost u·D² per product or backward-stable solve; each function's docstring derives its form.
-The constructions only gather the terms (norms, depths, sizes, condition numbers) and call these functions.
+The FNN (:func:`fnn_tolerance`), transformer chain (:func:`tfn_chain_tolerance`) and final-layers-tuning
+(:func:`tfl_certificate_tolerance`, :func:`tfl_local_match_tolerance`) models below are built from the same
+elementary cost u·D² per product or backward-stable solve; each function's docstring derives its form. The
+constructions only gather the terms (norms, depths, sizes, condition numbers) and call these functions.
+
+The transformer *output* tolerance (:func:`tfn_tolerance`) is finer, because a normwise bound through attention
+(products of norms, worst-case softmax sensitivity) was too loose to tell R = ⌈D/2⌉ − 1 from ⌈D/2⌉ on outputs: it
+uses the componentwise product bound |fl(AB) − AB| ≤ γ_n|A||B| (:func:`gamma`) and the softmax rounding
+(:func:`softmax_rounding`) at every operation of both networks, carries each to the output by the exact first-order
+sensitivity at the computed activations of the input, and bounds the construction's identity defects a posteriori
+where theory makes them pure rounding (its docstring derives it).
 """
 
 from __future__ import annotations
@@ -52,15 +59,19 @@ from dataclasses import dataclass, field
 
 from lora_theory.errors import DomainError
 
-#: relative threshold of the numerical rank (σ > τ·scale counts as rank), used for float64 operands
+#: relative threshold for the rank of a matrix measured against its *own* σ_1 (adapters ΔW = BA, certificates).
+#: The rank of a discrepancy E = W̄ − ∏W is not counted with it but against the rounding floor E carries
+#: (:func:`discrepancy_floor`), which is ~1e-13 relative in float64, not 1e-9.
 RANK_TAU = 1e-9
 #: σ_min/σ_max below which a matrix the construction must solve with is declared singular (a fixed ratio, ≈ 900·u in
 #: float64; the rounding floor of :func:`singularity_floor` is checked as well)
 SINGULARITY_THRESHOLD = 1e-13
 
 __all__ = ["RANK_TAU", "SINGULARITY_THRESHOLD",
-           "Tolerance", "chain_tolerance", "singularity_floor", "BlockErrorTerms", "fnn_tolerance", "LAPACK_TOLMUL",
-           "tfn_chain_tolerance", "TFNHeadTerms", "TFNBlockTerms", "tfn_tolerance", "tfl_certificate_tolerance",
+           "Tolerance", "chain_tolerance", "singularity_floor", "discrepancy_floor", "residual_rounding",
+           "BlockErrorTerms", "fnn_tolerance", "LAPACK_TOLMUL",
+           "tfn_chain_tolerance", "TFNHeadTerms", "TFNBlockTerms", "gamma", "softmax_rounding", "tfn_tolerance",
+           "tfl_certificate_tolerance",
            "tfl_local_match_tolerance"]
 
 #: LAPACK dbdsqr's convergence multiplier max(10, min(100, eps^(-1/8))) for float64
@@ -92,22 +103,25 @@ class Tolerance:
 
 
 def chain_tolerance(*, unit_roundoff: float, width: int, depth: int, product_scale: float,
-                    discrepancy_norm: float, amplifications: tuple[float, ...] = ()) -> Tolerance:
+                    discrepancy_norm: float, amplifications: tuple[float, ...] = (), dropped: float = 0.0) -> Tolerance:
     """Tolerance for a residual of a linear chain adapted by LoRA (see the module docstring for the derivation).
 
-    ``product_scale`` = max(∏‖W_l‖₂, ∏‖W̃_l‖₂, ‖W̄‖₂); ``amplifications`` = one ``(n+1)·‖M⁻¹‖₂·∏‖F_j‖₂`` per solve.
+    ``product_scale`` = max(∏‖W_l‖₂, ∏‖W̃_l‖₂, ‖W̄‖₂); ``amplifications`` = one ``(n+1)·‖M⁻¹‖₂·∏‖F_j‖₂`` per solve;
+    ``dropped`` = the largest σ_i(E) the construction did not fit and did not predict either, because it is at or below
+    the rounding floor of E (:func:`discrepancy_floor`): it is in the residual, so it is added to the tolerance.
     """
     u, D, L = unit_roundoff, width, depth
     products = (2 * L + 1) * product_scale
     svd = 2.0 * (D * D + 2.0 * LAPACK_TOLMUL) * discrepancy_norm
     solves = discrepancy_norm * float(sum(amplifications))
-    value = u * (D * D * (products + solves) + svd)
+    value = u * (D * D * (products + solves) + svd) + dropped
     return Tolerance(
         value=value,
         scale=max(product_scale, discrepancy_norm),
-        formula="u·(D²·((2L+1)·scale_prod + ‖E‖·Σamp) + 2(D² + 2·TOLMUL)·‖E‖)",
+        formula="u·(D²·((2L+1)·scale_prod + ‖E‖·Σamp) + 2(D² + 2·TOLMUL)·‖E‖) + σ_dropped",
         terms={"u": u, "D": D, "L": L, "scale_prod": product_scale, "‖E‖": discrepancy_norm,
-               "Σamp": float(sum(amplifications)), "solves": len(amplifications), "TOLMUL": LAPACK_TOLMUL},
+               "Σamp": float(sum(amplifications)), "solves": len(amplifications), "TOLMUL": LAPACK_TOLMUL,
+               "σ_dropped": dropped},
     )
 
 
@@ -121,6 +135,35 @@ def singularity_floor(*, unit_roundoff: float, width: int, n_factors: int, facto
     """
     u, D = unit_roundoff, width
     return u * (D * D * max(n_factors, 1) * factor_norms + (D * D + 2.0 * LAPACK_TOLMUL) * sigma_max)
+
+
+def discrepancy_floor(*, unit_roundoff: float, width: int, depth: int, factor_norms: float, target_norm: float,
+                      product_norm: float, discrepancy_norm: float, storage_tau: float = 0.0) -> float:
+    """The largest singular value that rounding alone can give the computed discrepancy Ê = fl(W̄ − fl(W_L⋯W_1)) in a
+    direction where the exact E is zero: the numerical-rank threshold of E (σ_i(Ê) above it is rank).
+
+    Same elementary cost u·D² per product as the tolerance: forming ∏W (L − 1 products, ≲ (L−1)·u·D²·∏‖W_l‖₂), the
+    difference with W̄ (≲ u·D²·(‖W̄‖₂ + ‖∏W‖₂)), and the singular values of the result (≲ u·(D² + 2·TOLMUL)·‖Ê‖₂,
+    module docstring); by Weyl's inequality a singular value moves by at most the perturbation::
+
+        floor = u·(D²·((L−1)·∏‖W_l‖₂ + ‖W̄‖₂ + ‖∏W‖₂) + (D² + 2·TOLMUL)·‖Ê‖₂) + storage_tau·max(‖W̄‖₂, ∏‖W_l‖₂)
+
+    ``storage_tau`` is the relative storage rounding of weights kept in a lower precision than float64
+    (:func:`lora_theory.numerics.storage_rank_tau`; 0 for float64). A σ_i(Ê) at or below the floor cannot be told
+    from rounding; a construction that does not fit it must still count it (in its tolerance), never call it zero
+    silently.
+    """
+    u, D, L = unit_roundoff, width, depth
+    computed = u * (D * D * (max(L - 1, 0) * factor_norms + target_norm + product_norm)
+                    + (D * D + 2.0 * LAPACK_TOLMUL) * discrepancy_norm)
+    return computed + storage_tau * max(target_norm, factor_norms)
+
+
+def residual_rounding(*, unit_roundoff: float, width: int, depth: int, product_scale: float) -> float:
+    """What rounding can make of the *computed* residual fl(∏W̃ − W̄) of a chain: L − 1 products and one difference,
+    ≲ u·D²·(L + 1)·max(∏‖W̃_l‖₂, ‖W̄‖₂) (the a-posteriori certificate of :func:`lora_theory.constructions.linear.
+    construct_linear` adds it to the computed residual before comparing with the tolerance)."""
+    return unit_roundoff * width * width * (depth + 1) * product_scale
 
 
 @dataclass(frozen=True)
@@ -295,11 +338,14 @@ def _tfn_block_injection(blk: TFNBlockTerms, uD2: float, u: float) -> tuple[floa
     return term, w2 * lam
 
 
-def tfn_tolerance(*, unit_roundoff: float, width: int, adapted: tuple[TFNBlockTerms, ...],
-                  target: tuple[TFNBlockTerms, ...], output_norm: float, output_chain: Tolerance,
-                  last_hidden_norm: float, output_bias_norm: float, output_kappa: float, output_scale: float,
-                  tokens: int) -> Tolerance:
-    """First-order bound on max over tokens of ‖f(X)_{:,j} − f̄(X)_{:,j}‖₂ for one input X (Theorem 7 construction,
+def _tfn_tolerance_normwise(*, unit_roundoff: float, width: int, adapted: tuple[TFNBlockTerms, ...],
+                            target: tuple[TFNBlockTerms, ...], output_norm: float, output_chain: Tolerance,
+                            last_hidden_norm: float, output_bias_norm: float, output_kappa: float,
+                            output_scale: float, tokens: int) -> Tolerance:
+    """SUPERSEDED (kept only as the mutant "the old TFN tolerance" of the mutation registry; see :func:`tfn_tolerance`
+    for the model in use). Worst-case products of norms; it did not separate R = ⌈D/2⌉ − 1 from ⌈D/2⌉.
+
+    First-order bound on max over tokens of ‖f(X)_{:,j} − f̄(X)_{:,j}‖₂ for one input X (Theorem 7 construction,
     arXiv 2310.17513v3, Theorem 7, p. 8), evaluated along both networks' computed activations.
 
     * **Injected at block i** (each network; a = the largest token norm entering the block, |·| = largest token
@@ -339,6 +385,79 @@ def tfn_tolerance(*, unit_roundoff: float, width: int, adapted: tuple[TFNBlockTe
                      formula="‖W_o‖·Σ_i ∏_{j>i}λ_j·inject_i + out_chain·h_L + u·D²·(κ(W̃_o) + 2·TOLMUL)·‖W̄_o b̄_2L‖",
                      terms={"u": u, "D": D, "L": depth, "max inject": max(inject), "max λ": max(lam),
                             "‖W_o‖": output_norm, "out_chain": output_chain.value, "N": tokens})
+
+
+def gamma(n: int, unit_roundoff: float) -> float:
+    """γ_n = n·u/(1 − n·u): the componentwise error factor of an n-term inner product (Higham, §3.1)."""
+    nu = n * unit_roundoff
+    return nu / (1.0 - nu)
+
+
+def softmax_rounding(keys: int, unit_roundoff: float, tiny: float) -> tuple[float, float, float]:
+    """(α, β, η) with |fl(softmax(s))_i − softmax(s)_i| ≤ p_i·(α·(|s_i − m| + Σ_k p_k|s_k − m|) + β) + η,
+    m = max s, for one column of ``keys`` scores (first order in u; ``tiny`` = the smallest normal number).
+
+    The column softmax is evaluated as exp(s_i − m)/Σ_k exp(s_k − m). The subtraction is off by u·|s_i − m|, which
+    exp turns into the same relative error of e_i; exp itself adds ≤ 1 ulp = 2u. The denominator inherits the
+    p-weighted mean of these relative errors plus γ_{N−1} for the sum, and the division adds u: α = u and
+    β = 5u + γ_{N−1}. Probabilities below the normal range (exp underflows) are off by at most η = ``tiny``.
+    """
+    u = unit_roundoff
+    return u, 5.0 * u + gamma(max(keys - 1, 0), u), tiny
+
+
+def tfn_tolerance(*, unit_roundoff: float, width: int, tokens: int, token_bounds: tuple[float, ...],
+                  parts: Mapping[str, float], output_scale: float) -> Tolerance:
+    """First-order bound on max over tokens of ‖f(X)_{:,j} − f̄(X)_{:,j}‖₂ for one input X (Theorem 7 construction,
+    arXiv 2310.17513v3, Theorem 7, p. 8), propagated along both networks' **computed activations** for this X.
+    ``token_bounds`` holds one bound per output token (gathered by
+    :func:`lora_theory.constructions.tfn._tfn_tolerance`); ``parts`` the largest token norm of each contribution.
+
+    **Where the error comes from.** f(X) − f̄(X) = (computed f − exact f) − (computed f̄ − exact f̄) + (exact f −
+    exact f̄), where "exact" evaluates the *float* weights in real arithmetic. Each term is a sum of local defects
+    δ_s injected at sites s of one network (an intermediate activation: K Z, scores, softmax output, heads,
+    pre-activations, block outputs, output), each carried to the output by the first-order sensitivity of that
+    network's output to the site, J_s = ∂f/∂(site) at the computed activations (reverse mode, exact derivatives of
+    the functions evaluated: matrix products, column softmax with its actual probabilities, ReLU with its actual
+    pattern). For an output entry (d, j): |Σ_s J_s δ_s| ≤ Σ_s |J_s|·b_s when |δ_s| ≤ b_s entrywise, or
+    Σ_s Σ_t ‖J_s[:, t]‖₂·b_s(t) when δ_s is bounded per token column t. The per-entry bounds of one token are then
+    combined in the 2-norm. No norm of a product is replaced by a product of norms, so saturated softmax columns,
+    small attention weights and cancellations inside a block cost what they cost on this X.
+
+    * **Products** (every activation A·B with inner size n, in both networks): |fl(AB) − AB| ≤ γ_n·|A||B|
+      entrywise, with |A|, |B| the computed operands (Higham, §3.5) — the scores (W_K Z)ᵀ(W_Q Z) (n = D), the
+      projections W_K Z, W_Q Z, W_V Z, W_O(W_V Z), W_1·Attn, W_2·H, W_o Z_L (n = D), the head outputs
+      (W_O W_V Z)·P (n = N); each sum of heads and each bias addition adds u·|result|.
+    * **Softmax** (:func:`softmax_rounding`): p_i·(u·(|s_i − m| + Σ_k p_k|s_k − m|) + β) + η per entry. Its
+      *sensitivity* to the score errors above is the exact Jacobian diag(p) − ppᵀ of each column at its computed p:
+      a saturated column passes almost nothing, a flat one up to twice the score error.
+    * **The construction's identities** (adapted vs target, in the target's coordinates Z̄_i = C_i Z_i of
+      :mod:`lora_theory.constructions.tfn`; injected in the target network, carried by its sensitivities). Scores of
+      head h of block i: Zᵀ(W̃_KᵀW̃_Q − CᵀW̄_KᵀW̄_Q C)Z, entry (k, j) ≤ δ_QK·‖z_k‖‖z_j‖. Values, at the
+      pre-activation: Σ_h (W_1W̃_OW̃_V − W̄_1W̄_OW̄_V C)Z p_j ≤ Σ_h δ_OV·‖Z p_j‖₂ per token. Carry (blocks < L):
+      Z̄' − C'Z' = (W̄_2 − C'W_2)H + (b̄_2 − C'b̂_2) ≤ ‖W̄_2 − C'W_2‖₂‖h_j‖ + ‖b̄_2 − C'b̂_2‖₂ per token. Output,
+      added to the token's bound: (W̄_oW̄_2L − W̃_oW̃_2L)h_j + (W̄_ob̄_2L − W̃_ob̂_2L) ≤ δ_out‖h_j‖ + ‖W̄_ob̄_2L −
+      W̃_ob̂_2L‖₂. The residuals of the solves for C', b̂_2 and b̂_2L do not depend on R: they are computed *a
+      posteriori*, plus the rounding of computing them (γ_n·|A||B| + u·|result| entrywise, whose non-negative matrix
+      bounds the error in spectral norm) — this is where the solves' amplification κ(W_2), κ(W̃_o) shows, as it
+      actually is on this instance. The chain defects δ (the adapted weights' rounding fl(W + BA), the SVD and the
+      solves of the Lemma 1 construction, and the formation of the chain's target, including the solve with W_1):
+      for a chain that is **exact in theory**, its residual ∏W̃ − T̂ is rounding only, so its computed norm plus
+      the rounding of computing it (products and merges) bounds it a posteriori, and the formation of T̂ is bounded
+      the same way (for values the residual W_1T̂ − W̄_1W̄_OW̄_V C of the solve is computed); for a chain that
+      **misses directions by design** (below its threshold) only rounding may enter a tolerance, so the a-priori
+      chain tolerance :func:`tfn_chain_tolerance` (times ‖W_1‖₂ for values) bounds its rounding.
+
+    So at the threshold the bound is what rounding made of this construction on this X, and one rank below it stays
+    at the rounding level (the missed singular values never enter it), while the error of the construction — a
+    missed σ of a chain carried to the output — exceeds it by many orders. First order in u: terms of order u² and
+    ReLU patterns that rounding could flip (pre-activations within rounding of 0) are neglected. No tuned constant.
+    """
+    value = max(token_bounds) if token_bounds else 0.0
+    return Tolerance(
+        value=value, scale=output_scale,
+        formula="max_j ‖Σ_s |∂f/∂s|·b_s (adapted + target rounding, identity defects)‖₂ + out-defect_j",
+        terms={"u": unit_roundoff, "D": width, "N": tokens} | dict(parts))
 
 
 # --- tuning final layers (Lemma 4) ----------------------------------------------------------------------------------

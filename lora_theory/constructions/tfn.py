@@ -27,18 +27,46 @@ import torch
 
 from lora_theory.adapters import LoRAPair
 from lora_theory.constructions.linear import LinearConstruction, checked_solve, construct_linear
-from lora_theory.errors import AssumptionViolated, SingularityError
-from lora_theory.models import HEAD_MATRICES, TFN, TFNBlock, check_tfn_pair, column_softmax
-from lora_theory.numerics import numerical_rank, singular_values, spectral_norm, unit_roundoff
-from lora_theory.tolerance import TFNBlockTerms, TFNHeadTerms, Tolerance, tfn_chain_tolerance, tfn_tolerance
+from lora_theory.errors import AssumptionViolated, NonFiniteError, SingularityError
+from lora_theory.models import HEAD_MATRICES, TFN, TFNBlock, check_sequence_input, check_tfn_pair, column_softmax
+from lora_theory.numerics import discrepancy_rank_floor, singular_values, spectral_norm, unit_roundoff
+from lora_theory.tolerance import (
+    LAPACK_TOLMUL,
+    TFNBlockTerms,
+    TFNHeadTerms,
+    Tolerance,
+    _tfn_tolerance_normwise,
+    gamma,
+    softmax_rounding,
+    tfn_chain_tolerance,
+    tfn_tolerance,
+)
 from lora_theory.validation import check_rank
 
 __all__ = ["TFNConstruction", "construct_tfn", "tfn_gaps"]
 
 
-def _gap_rank(target_m: torch.Tensor, frozen_m: torch.Tensor) -> int:
-    scale = max(spectral_norm(target_m), spectral_norm(frozen_m))
-    return numerical_rank(s=singular_values(target_m - frozen_m), scale=scale)
+def _product_with_error(factors: list[torch.Tensor]) -> tuple[torch.Tensor, float]:
+    """F_k⋯F_1 (``factors`` applied right to left, i.e. the usual matrix product of the list) and a bound on its
+    rounding: (k − 1)·γ_D·‖|F_1|⋯|F_k|‖₂ (entrywise product bound, first order)."""
+    prod, bound = factors[0], factors[0].abs()
+    for F_ in factors[1:]:
+        prod, bound = prod @ F_, bound @ F_.abs()
+    D = factors[0].shape[0]
+    return prod, (len(factors) - 1) * gamma(D, unit_roundoff(prod.dtype)) * spectral_norm(bound)
+
+
+def _gap_rank(target_factors: list[torch.Tensor], frozen_factors: list[torch.Tensor]) -> int:
+    """rank(∏ target factors − ∏ frozen factors) against the rounding floor both computed products carry — the same
+    rule as the constructions' (:func:`lora_theory.numerics.discrepancy_rank_floor`), never a fixed τ."""
+    T, t_err = _product_with_error(target_factors)
+    P, p_err = _product_with_error(frozen_factors)
+    s = singular_values(T - P)
+    floor = discrepancy_rank_floor(dtype=T.dtype, width=T.shape[0],
+                                   weight_norms=[spectral_norm(f) for f in frozen_factors],
+                                   target_norm=spectral_norm(T), product_norm=spectral_norm(P),
+                                   discrepancy_norm=float(s[0])) + t_err + p_err
+    return int((s > floor).sum())
 
 
 def tfn_gaps(frozen: TFN, target: TFN) -> tuple[int, ...]:
@@ -60,11 +88,11 @@ def tfn_gaps(frozen: TFN, target: TFN) -> tuple[int, ...]:
         Pb = eye if i == 0 else target.blocks[i - 1].W2
         g = 0
         for h in range(frozen.heads):
-            ov = _gap_rank(bb.W1 @ bb.WO[h] @ bb.WV[h] @ Pb, b.W1 @ b.WO[h] @ b.WV[h] @ P)
-            qk = _gap_rank(Pb.T @ bb.WK[h].T @ bb.WQ[h] @ Pb, P.T @ b.WK[h].T @ b.WQ[h] @ P)
+            ov = _gap_rank([bb.W1, bb.WO[h], bb.WV[h], Pb], [b.W1, b.WO[h], b.WV[h], P])
+            qk = _gap_rank([Pb.T, bb.WK[h].T, bb.WQ[h], Pb], [P.T, b.WK[h].T, b.WQ[h], P])
             g = max(g, ov, qk)
         gaps.append(g)
-    gaps.append(_gap_rank(target.Wo @ target.blocks[-1].W2, frozen.Wo @ frozen.blocks[-1].W2))
+    gaps.append(_gap_rank([target.Wo, target.blocks[-1].W2], [frozen.Wo, frozen.blocks[-1].W2]))
     return tuple(gaps)
 
 
@@ -137,7 +165,9 @@ class TFNConstruction:
         return all(c.is_exact_in_theory() for c in self.chains.values())
 
     def tolerance(self, X: torch.Tensor) -> Tolerance:
-        """Tolerance on max over tokens of ‖f(X)_{:,j} − f̄(X)_{:,j}‖₂ for this input (see :func:`_tfn_tolerance`)."""
+        """Tolerance on max over tokens of ‖f(X)_{:,j} − f̄(X)_{:,j}‖₂ for this input: first-order propagation of
+        every rounding and every construction defect along both networks' computed activations for X
+        (:func:`lora_theory.tolerance.tfn_tolerance` derives it; :func:`_tfn_tolerance` gathers it)."""
         return _tfn_tolerance(self, X)
 
 
@@ -166,21 +196,34 @@ def construct_tfn(frozen: TFN, target: TFN, rank: int) -> TFNConstruction:
     calibrations = [C]
     b1, b2 = [], []
     kappas: dict[str, float] = {}
+    u = unit_roundoff(frozen.dtype)
+    solve_err = (D + LAPACK_TOLMUL) * gamma(D, u)  # relative backward error of one LU solve (the tolerance model's)
+    cal_err = 0.0  # ‖Ĉ − C‖₂ of the current calibration (C_1 = I is exact)
     for l, (blk, tb) in enumerate(zip(frozen.blocks, target.blocks)):
         # W_1 is certified and factorised once per block; each head's value target is then one LU solve
         rhs = torch.cat([tb.W1 @ tb.WO[h] @ tb.WV[h] @ C for h in range(H)], dim=1)
         ovts, rec = checked_solve(blk.W1, rhs, f"block {l + 1}: W_1", "the value/output targets W_1⁻¹W̄_1W̄_OW̄_V C",
                                   claim="Theorem 7")
         kappas[f"W1[{l}]"] = 1.0 / rec.ratio
+        gD, C_abs, C_norm, w1_norm = gamma(D, u), C.abs(), spectral_norm(C), spectral_norm(blk.W1)
         for h in range(H):
             where = f"block {l + 1}, head {h + 1}"
+            # the chain targets are computed (products, the calibration Ĉ, the W_1 solve): their own error is
+            # passed on, so rounding they carry is not counted as rank (construct_linear's target_error)
+            kq = tb.WK[h].T @ tb.WQ[h]
+            qk_err = (3 * gD * spectral_norm(C_abs.T @ tb.WK[h].abs().T @ tb.WQ[h].abs() @ C_abs)
+                      + 2 * cal_err * spectral_norm(kq) * C_norm)
             try:
-                qk = construct_linear([blk.WQ[h], blk.WK[h].T], C.T @ tb.WK[h].T @ tb.WQ[h] @ C, R)
+                qk = construct_linear([blk.WQ[h], blk.WK[h].T], C.T @ kq @ C, R, target_error=qk_err)
             except AssumptionViolated as exc:
                 raise _chain_error(exc, f"{where}, score chain (W_Q, W_Kᵀ)") from None
             ovt = ovts[:, h * D:(h + 1) * D]
+            rhs_err = (3 * gD * spectral_norm(tb.W1.abs() @ tb.WO[h].abs() @ tb.WV[h].abs() @ C_abs)
+                       + cal_err * spectral_norm(tb.W1 @ tb.WO[h] @ tb.WV[h]))
+            # forward error of the solve W_1·x = rhs: κ(W_1)·backward error·‖x‖ + ‖W_1⁻¹‖·(error of the rhs)
+            ov_err = (solve_err * spectral_norm(ovt) + rhs_err / w1_norm) / rec.ratio
             try:
-                ov = construct_linear([blk.WV[h], blk.WO[h]], ovt, R)
+                ov = construct_linear([blk.WV[h], blk.WO[h]], ovt, R, target_error=ov_err)
             except AssumptionViolated as exc:
                 raise _chain_error(exc, f"{where}, value/output chain (W_V, W_O)") from None
             chains[(l, "QK", h)], chains[(l, "OV", h)] = qk, ov
@@ -194,11 +237,13 @@ def construct_tfn(frozen: TFN, target: TFN, rank: int) -> TFNConstruction:
                                      claim="Theorem 7")
             b2.append(blk.W2 @ y)
             C, rec_f = _calibration(blk.W2, tb.W2, l)
+            cal_err = solve_err * spectral_norm(C) / rec_f.ratio  # forward error of the calibration solve
             calibrations.append(C)
             kappas[f"W2bar[{l}]"], kappas[f"W2[{l}]"] = 1.0 / rec_t.ratio, 1.0 / rec_f.ratio
     last, tlast = frozen.blocks[-1], target.blocks[-1]
     try:
-        out = construct_linear([last.W2, frozen.Wo], target.Wo @ tlast.W2, R)
+        out = construct_linear([last.W2, frozen.Wo], target.Wo @ tlast.W2, R,
+                               target_error=gamma(D, u) * spectral_norm(target.Wo.abs() @ tlast.W2.abs()))
     except AssumptionViolated as exc:
         raise _chain_error(exc, "output chain (W_2 of the last block, W_o)") from None
     chains[("out",)] = out
@@ -244,9 +289,9 @@ def _block_terms(c: TFNConstruction, net: TFN, X: torch.Tensor, adapted: bool) -
     return tuple(blocks)
 
 
-def _tfn_tolerance(c: TFNConstruction, X: torch.Tensor) -> Tolerance:
-    """Gather the norms along both networks' computed activations for X and evaluate the transformer tolerance model
-    (:func:`lora_theory.tolerance.tfn_tolerance`, where the bound is derived)."""
+def _tfn_tolerance_normwise_gather(c: TFNConstruction, X: torch.Tensor) -> Tolerance:
+    """The superseded normwise model (worst-case products of norms; it did not separate R = ⌈D/2⌉ − 1 from ⌈D/2⌉).
+    Kept only as the mutant "the old TFN tolerance" of the mutation registry; never used by the suite."""
     adapted_net = c.adapted()
     adapted = _block_terms(c, adapted_net, X, adapted=True)
     target = _block_terms(c, c.target, X, adapted=False)
@@ -255,9 +300,224 @@ def _tfn_tolerance(c: TFNConstruction, X: torch.Tensor) -> Tolerance:
     hid_L = _max_col(torch.relu(tlast.W1 @ c.target.attention(c.target.depth - 1, c.target.hidden_states(X)[-2])
                                 + tlast.b1[:, None]))
     scale = max(max(b.token_norm, b.attention_norm, b.hidden_norm) for b in adapted + target)
-    return tfn_tolerance(
+    return _tfn_tolerance_normwise(
         unit_roundoff=unit_roundoff(c.frozen.dtype), width=c.frozen.width, adapted=adapted, target=target,
         output_norm=wo, output_chain=c.chains[("out",)].tolerance(), last_hidden_norm=hid_L,
         output_bias_norm=float(torch.linalg.vector_norm(c.target.Wo @ tlast.b2)),
         output_kappa=c.solve_kappas["Wo_tilde"], output_scale=max(_max_col(c.target(X)), wo * scale),
         tokens=X.shape[-1])
+
+
+# --- the output tolerance: first-order propagation along the computed activations --------------------------------
+
+
+class _Sites:
+    """Perturbation sites of one traced forward pass: a zero tensor added to an activation (so that the output's
+    derivative with respect to it is the first-order sensitivity to an error there) and the bound on that error —
+    entrywise (same shape) or per token column (shape (B, N))."""
+
+    def __init__(self) -> None:
+        self.eps: list[torch.Tensor] = []
+        self.bounds: list[torch.Tensor] = []
+        self.per_column: list[bool] = []
+        self.group: list[str] = []
+
+    def add(self, value: torch.Tensor, bound: torch.Tensor, group: str, *, per_column: bool = False) -> torch.Tensor:
+        e = torch.zeros_like(value, requires_grad=True)
+        self.eps.append(e)
+        self.bounds.append(bound.detach())
+        self.per_column.append(per_column)
+        self.group.append(group)
+        return value + e
+
+
+def _col_norms(Z: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vector_norm(Z.detach(), dim=-2)
+
+
+def _traced(net: TFN, X: torch.Tensor, sites: _Sites, group: str, defects=None) -> tuple[torch.Tensor, list]:
+    """The forward pass of :class:`lora_theory.models.TFN` (same operations, same order) with a site after every
+    rounded operation, bounded as in :func:`lora_theory.tolerance.tfn_tolerance`. ``defects`` (target network only)
+    adds the construction's identity defects at the scores, pre-activations and block outputs. Returns the output
+    and, per block, (input tokens, softmax matrices per head, hidden H) for the defect bounds."""
+    u = unit_roundoff(net.dtype)
+    D, N = net.width, X.shape[-1]
+    gD, gN = gamma(D, u), gamma(N, u)
+    alpha, beta, tiny = softmax_rounding(N, u, torch.finfo(net.dtype).tiny)
+    Z = X
+    record = []
+    for l, blk in enumerate(net.blocks):
+        aZ = Z.detach().abs()
+        attn = None
+        probs = []
+        for h in range(net.heads):
+            K, Q, V, O = blk.WK[h], blk.WQ[h], blk.WV[h], blk.WO[h]
+            KZ = sites.add(K @ Z, gD * (K.abs() @ aZ), group)
+            QZ = sites.add(Q @ Z, gD * (Q.abs() @ aZ), group)
+            S = KZ.transpose(-1, -2) @ QZ
+            S = sites.add(S, gD * (KZ.detach().abs().transpose(-1, -2) @ QZ.detach().abs()), group)
+            if defects is not None:
+                S = sites.add(S, defects["score"][(l, h)], "defects")
+            P = column_softmax(S)
+            Pd, Sd = P.detach(), S.detach()
+            gap = (Sd - Sd.max(dim=-2, keepdim=True).values).abs()
+            spread = (Pd * gap).sum(dim=-2, keepdim=True)
+            P = sites.add(P, Pd * (alpha * (gap + spread) + beta) + tiny, group)
+            probs.append(Pd)
+            VZ = sites.add(V @ Z, gD * (V.abs() @ aZ), group)
+            OVZ = sites.add(O @ VZ, gD * (O.abs() @ VZ.detach().abs()), group)
+            head = sites.add(OVZ @ P, gN * (OVZ.detach().abs() @ Pd), group)
+            if attn is None:
+                attn = head
+            else:
+                attn = attn + head
+                attn = sites.add(attn, u * attn.detach().abs(), group)
+        pre = sites.add(blk.W1 @ attn, gD * (blk.W1.abs() @ attn.detach().abs()), group)
+        if defects is not None:
+            pre = sites.add(pre, defects["pre"][l], "defects", per_column=True)
+        pre = pre + blk.b1[:, None]
+        pre = sites.add(pre, u * pre.detach().abs(), group)
+        Hh = torch.relu(pre)
+        record.append((Z.detach(), probs, Hh.detach()))
+        Z = sites.add(blk.W2 @ Hh, gD * (blk.W2.abs() @ Hh.detach().abs()), group)
+        Z = Z + blk.b2[:, None]
+        Z = sites.add(Z, u * Z.detach().abs(), group)
+        if defects is not None and l < net.depth - 1:
+            Z = sites.add(Z, defects["carry"][l], "defects", per_column=True)
+    out = sites.add(net.Wo @ Z, gD * (net.Wo.abs() @ Z.detach().abs()), group)
+    return out, record
+
+
+def _propagate(out: torch.Tensor, sites: _Sites, groups: tuple[str, ...], chunk: int = 256) -> dict[str, torch.Tensor]:
+    """Σ_s |∂out/∂s|·b_s per output entry (B, D, N), one tensor per site group: reverse mode, one pass per output
+    entry (batched), the batch elements being independent sequences."""
+    B, D, N = out.shape
+    acc = {g: torch.zeros_like(out.detach()) for g in groups}
+    eye = torch.eye(D * N, dtype=out.dtype, device=out.device).reshape(D * N, 1, D, N)
+    for start in range(0, D * N, chunk):
+        basis = eye[start:start + chunk].expand(-1, B, D, N)
+        grads = torch.autograd.grad(out, sites.eps, grad_outputs=basis, is_grads_batched=True, retain_graph=True,
+                                    allow_unused=True)
+        for g, b, per_col, grp in zip(grads, sites.bounds, sites.per_column, sites.group):
+            if g is None:
+                continue
+            if per_col:
+                contrib = (torch.linalg.vector_norm(g, dim=-2) * b).sum(dim=-1)
+            else:
+                contrib = (g.abs() * b).flatten(2).sum(dim=-1)
+            acc[grp].view(B, D * N)[:, start:start + chunk] += contrib.transpose(0, 1)
+    return acc
+
+
+def _capped(residual: float, cap: float) -> float:
+    """A computed residual enters a tolerance only up to what rounding can explain (``cap``, an a-priori bound).
+
+    The a-posteriori terms below use the *computed* residual of an identity the construction establishes; if that
+    identity is broken (a bug, a mutant), its residual is a defect, not rounding, and must not widen the tolerance
+    that judges the output — so the tolerance never exceeds the a-priori model, it only gets tighter."""
+    return min(residual, cap)
+
+
+def _residual_bound(target_m: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> float:
+    """‖target − left·right‖₂ in real arithmetic, from its computed value plus the rounding of computing it
+    (γ_n·|left||right| + u·|result| entrywise; a non-negative bound matrix bounds the error in spectral norm).
+    ``left`` comes from a backward-stable solve, so the computed residual is capped (:func:`_capped`) at the
+    a-priori solve residual (D + TOLMUL)·γ_n·‖|left||right|‖₂."""
+    u = unit_roundoff(target_m.dtype)
+    n = left.shape[-1]
+    r = target_m - left @ right
+    prod = left.abs() @ right.abs()
+    bound = gamma(n, u) * prod + u * r.abs()
+    mat = (lambda t: t) if r.dim() == 2 else (lambda t: t[:, None])
+    cap = (n + LAPACK_TOLMUL) * gamma(n, u) * spectral_norm(mat(prod))
+    return _capped(spectral_norm(mat(r)) * (1 + 2 * LAPACK_TOLMUL * u), cap) + spectral_norm(mat(bound))
+
+
+def _abs_norm(M: torch.Tensor) -> float:
+    """Spectral norm of a non-negative bound matrix (it bounds the spectral norm of any matrix it dominates)."""
+    return spectral_norm(M)
+
+
+def _chain_defect(c: TFNConstruction, key: tuple) -> float:
+    """Bound on the identity defect of chain ``key`` in the units it enters the network: ‖W̃_KᵀW̃_Q − CᵀW̄_KᵀW̄_Q C‖₂
+    (scores), ‖W_1W̃_OW̃_V − W̄_1W̄_OW̄_V C‖₂ (values), ‖W̃_oW̃_2L − W̄_oW̄_2L‖₂ (output).
+
+    A chain that is exact in theory has a residual ∏W̃ − T̂ that is rounding only: its computed norm plus the rounding
+    of computing it (and of the merges W + BA) bounds it *a posteriori*; the formation of its computed target T̂
+    (products, and for values the solve with W_1, whose residual is computed) is bounded in the same way. Neither
+    depends on R. A chain that is not exact in theory misses directions by design; only rounding may enter a
+    tolerance, so its a-priori chain tolerance (:meth:`TFNConstruction.chain_tolerance`) is used."""
+    chain = c.chains[key]
+    u = unit_roundoff(c.frozen.dtype)
+    D = c.frozen.width
+    gD = gamma(D, u)
+    w1 = spectral_norm(c.frozen.blocks[key[0]].W1) if key != ("out",) else 1.0
+    if not chain.is_exact_in_theory():
+        return (w1 if key[1:2] == ("OV",) else 1.0) * c.chain_tolerance(key).value
+    F1, F2 = chain.frozen.weights
+    p1, p2 = chain.adapters
+    G1, G2 = p1.merge(F1), p2.merge(F2)
+    r = G2 @ G1 - chain.target
+
+    def merge_err(p, G):
+        return 2 * (gamma(max(p.rank, 1), u) * (p.B.abs() @ p.A.abs()) + u * G.abs())
+
+    bound = gD * (G2.abs() @ G1.abs()) + u * r.abs() + merge_err(p2, G2) @ G1.abs() + G2.abs() @ merge_err(p1, G1)
+    # capped at the a-priori chain tolerance: a broken chain identity must not certify itself
+    rho = _capped(spectral_norm(r) * (1 + 2 * LAPACK_TOLMUL * u), c.chain_tolerance(key).value) + _abs_norm(bound)
+    if key == ("out",):
+        t = c.target
+        return rho + gD * _abs_norm(t.Wo.abs() @ t.blocks[-1].W2.abs())
+    l, kind, h = key
+    tb, Cm = c.target.blocks[l], c.calibrations[l]
+    if kind == "QK":
+        return rho + 3 * gD * _abs_norm(Cm.abs().T @ tb.WK[h].abs().T @ tb.WQ[h].abs() @ Cm.abs())
+    W1 = c.frozen.blocks[l].W1
+    rhs = tb.W1 @ tb.WO[h] @ tb.WV[h] @ Cm
+    res = W1 @ chain.target - rhs
+    form = (gD * (W1.abs() @ chain.target.abs()) + 3 * gD * (tb.W1.abs() @ tb.WO[h].abs() @ tb.WV[h].abs() @ Cm.abs())
+            + u * res.abs())
+    solve_cap = (D + LAPACK_TOLMUL) * gD * _abs_norm(W1.abs() @ chain.target.abs())  # a-priori solve residual
+    return w1 * rho + _capped(spectral_norm(res) * (1 + 2 * LAPACK_TOLMUL * u), solve_cap) + _abs_norm(form)
+
+
+def _tfn_tolerance(c: TFNConstruction, X: torch.Tensor) -> Tolerance:
+    """Gather the first-order bound of :func:`lora_theory.tolerance.tfn_tolerance` (derived there) for input X."""
+    X = check_sequence_input(X, c.frozen.width, ("Wo", c.frozen.Wo))
+    finite = torch.isfinite(X)
+    if not bool(finite.all()):
+        bad = tuple((~finite).nonzero()[0].tolist())
+        raise NonFiniteError(f"input X contains NaN or inf (first at index {bad}; shape {tuple(X.shape)})")
+    D, N, L, H = c.frozen.width, X.shape[-1], c.frozen.depth, c.frozen.heads
+    Xb = X.reshape(-1, D, N).detach()
+    anet, tnet = c.adapted(), c.target
+    with torch.enable_grad():
+        sites = _Sites()
+        out_a, rec = _traced(anet, Xb, sites, "adapted")
+        acc_a = _propagate(out_a, sites, ("adapted",))["adapted"]
+        defects: dict[str, dict] = {"score": {}, "pre": {}, "carry": {}}
+        for l, (Z, probs, Hh) in enumerate(rec):
+            zn = _col_norms(Z)
+            pre = torch.zeros_like(zn)
+            for h in range(H):
+                defects["score"][(l, h)] = _chain_defect(c, (l, "QK", h)) * zn[..., :, None] * zn[..., None, :]
+                pre = pre + _chain_defect(c, (l, "OV", h)) * _col_norms(Z @ probs[h])
+            defects["pre"][l] = pre
+            if l < L - 1:
+                Cn = c.calibrations[l + 1]
+                carry = _residual_bound(tnet.blocks[l].W2, Cn, c.frozen.blocks[l].W2) * _col_norms(Hh)
+                defects["carry"][l] = carry + _residual_bound(tnet.blocks[l].b2, Cn, c.b2[l])
+        sites_t = _Sites()
+        out_t, _ = _traced(tnet, Xb, sites_t, "target", defects)
+        acc_t = _propagate(out_t, sites_t, ("target", "defects"))
+    h_last = _col_norms(rec[-1][2])
+    out_defect = (_chain_defect(c, ("out",)) * h_last
+                  + _residual_bound(tnet.Wo @ tnet.blocks[-1].b2, anet.Wo, c.b2[-1])
+                  + gamma(D, unit_roundoff(X.dtype)) * _abs_norm((tnet.Wo.abs() @ tnet.blocks[-1].b2.abs())[:, None]))
+    per_token = torch.linalg.vector_norm(acc_a + acc_t["target"] + acc_t["defects"], dim=-2) + out_defect
+    parts = {"adapted rounding": float(_col_norms(acc_a).max()),
+             "target rounding": float(_col_norms(acc_t["target"]).max()),
+             "identity defects": float(_col_norms(acc_t["defects"]).max()), "output defect": float(out_defect.max())}
+    return tfn_tolerance(unit_roundoff=unit_roundoff(X.dtype), width=D, tokens=N,
+                         token_bounds=tuple(per_token.flatten().tolist()), parts=parts,
+                         output_scale=float(_col_norms(out_t).max()))

@@ -6,9 +6,11 @@ R ≥ max_i ⌈G_i/2⌉ (≤ ⌈D/2⌉); one below, the construction is not exac
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
-from hypothesis import example, given
+from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from lora_theory import formulas as F
@@ -16,7 +18,7 @@ from lora_theory.claims import get_claim
 from lora_theory.constructions.tfn import construct_tfn, tfn_gaps
 from lora_theory.errors import SingularityError
 from lora_theory.exact.tfn import certify_theorem7_example
-from lora_theory.numerics import spectral_norm
+from lora_theory.numerics import spectral_norm, unit_roundoff
 from lora_theory.random_matrices import generator
 from lora_theory.testing.assertions import (
     Example,
@@ -29,6 +31,7 @@ from lora_theory.testing.assertions import (
 )
 from lora_theory.testing.instances import build_tfn_instance
 from lora_theory.testing.strategies import seeds, tfn_instances
+from lora_theory.tolerance import LAPACK_TOLMUL, Tolerance, gamma
 
 pytestmark = pytest.mark.theorem7
 CLAIM = "theorem7"
@@ -47,6 +50,41 @@ def _threshold(gaps: tuple[int, ...]) -> int:
 def _assert_outputs_match(ex, c, X, what):
     err = float(torch.linalg.vector_norm(c.adapted()(X) - c.target(X), dim=-2).max())
     assert_below(ex, err, bound=0.0, tol=c.tolerance(X), name="exact", what=what)
+
+
+def _output_error(c, X) -> float:
+    """max over tokens of ‖f(X)_{:,j} − f̄(X)_{:,j}‖₂ (adapted vs target)."""
+    return float(torch.linalg.vector_norm(c.adapted()(X) - c.target(X), dim=-2).max())
+
+
+def _tightness_event(err: float, tol) -> None:
+    """Record tolerance / observed error (how tight the output tolerance is) as a Hypothesis event, by decade."""
+    if err > 0:
+        event(f"output tightness tol/err ≈ 1e{round(math.log10(tol.value / err))}")
+
+
+def _dead_block(net, X) -> int | None:
+    """The first block whose ReLU layer is zero on every token of X (then the output does not depend on anything
+    before it on these inputs, so a chain missed upstream cannot show), or None."""
+    for l, Z in enumerate(net.hidden_states(X)[:-1]):
+        blk = net.blocks[l]
+        if not bool((torch.relu(blk.W1 @ net.attention(l, Z) + blk.b1[:, None]) > 0).any()):
+            return l
+    return None
+
+
+def _assert_calibrations(ex, c):
+    """Every calibration C_{l+1} = W̄_2 W_2⁻¹ of block l satisfies C_{l+1}·W_2 = W̄_2 up to a backward-stable solve's
+    a-priori residual (D + TOLMUL)·γ_D·‖|C||W_2|‖₂ — checked directly, so a wrong calibration is caught whatever the
+    output tolerance makes of it."""
+    u, D = unit_roundoff(c.frozen.dtype), c.frozen.width
+    for l in range(c.frozen.depth - 1):
+        C, W2, W2bar = c.calibrations[l + 1], c.frozen.blocks[l].W2, c.target.blocks[l].W2
+        value = (D + LAPACK_TOLMUL) * gamma(D, u) * spectral_norm(C.abs() @ W2.abs())
+        tol = Tolerance(value, spectral_norm(W2bar), "(D + TOLMUL)·γ_D·‖|C||W_2|‖₂ (backward-stable solve)",
+                        {"D": D, "|C||W_2|": spectral_norm(C.abs() @ W2.abs())})
+        assert_exact(ex, spectral_norm(W2bar - C @ W2), tol=tol, name="calibration",
+                     what=f"calibration identity C_{l + 2}·W_2 = W̄_2 of block {l + 1}")
 
 
 def _assert_chains_exact(ex, c):
@@ -73,6 +111,7 @@ def test_theorem7_exact_random(inst, n_seq, scale, x_seed):
     except SingularityError:
         regime("non-singularity fails numerically (hypothesis not met)")
         return
+    _assert_calibrations(ex, c)
     _assert_chains_exact(ex, c)
     _assert_outputs_match(ex, c, _inputs(D, x_seed, n_seq, scale), f"max token error ‖f(X) − f̄(X)‖₂ at R = ⌈D/2⌉ = {R}")
     assert_equal(ex, R, expected=F.evaluate_integer(F.THEOREM7_WORST_CASE, {F.D: D}), name="exact_random",
@@ -123,6 +162,56 @@ def test_theorem7_any_input(inst, x_seed, n_seq, log_scale):
     X = _inputs(inst.frozen.width, x_seed, n_seq, 10.0 ** log_scale)
     _assert_outputs_match(ex, c, X, f"max token error on inputs of scale 1e{log_scale}")
     regime(f"input scale 1e{log_scale}")
+
+
+@given(inst=tfn_instances(), n_seq=st.integers(1, 6), log_scale=st.integers(0, 3), x_seed=seeds())
+@example(inst=build_tfn_instance(15, 3, 1, seed=0), n_seq=5, log_scale=0, x_seed=0).via(
+    "issue 12: D = 15, L = 3, H = 1 — the old tolerance let R = 7 pass")
+@example(inst=build_tfn_instance(15, 3, 3, seed=1), n_seq=5, log_scale=3, x_seed=1).via(
+    "issue 12: D = 15, L = 3, H = 3 at input scale ×1e3")
+@example(inst=build_tfn_instance(6, 2, 2, 2, seed=0), n_seq=1, log_scale=2, x_seed=2).via("low gap, N = 1")
+def test_theorem7_output_separation(inst, n_seq, log_scale, x_seed):
+    """Output level, on drawn inputs of any length N ≥ 1 and scale up to ×1e3: at the threshold max_i ⌈G_i/2⌉ the
+    outputs agree within the output tolerance (first-order rounding along the computed activations of this X);
+    one rank below they differ by more than it — the tolerance tells "exact" from "not exact" on outputs alone."""
+    gaps = tfn_gaps(inst.frozen, inst.target)
+    R = _threshold(gaps)
+    D = inst.frozen.width
+    scale = 10.0 ** log_scale
+    ex = Example(CLAIM, f"{inst.repro()}, R={R}, inputs seed={x_seed} N={n_seq} scale=1e{log_scale}", {"G": gaps})
+    X = _inputs(D, x_seed, n_seq, scale)
+    try:
+        c = construct_tfn(inst.frozen, inst.target, max(R, 1))
+    except SingularityError:
+        regime("non-singularity fails numerically (hypothesis not met)")
+        return
+    err, tol = _output_error(c, X), c.tolerance(X)
+    assert_exact(ex, err, tol=tol, name="output", what=f"max token error ‖f(X) − f̄(X)‖₂ at the threshold R = {R}")
+    _tightness_event(err, tol)
+    regime(f"input scale 1e{log_scale}")
+    if R < 2:
+        regime("threshold ≤ 1: no construction one rank below")
+        return
+    try:
+        below = construct_tfn(inst.frozen, inst.target, R - 1)
+    except SingularityError:
+        regime("non-singularity fails numerically one rank below (hypothesis not met)")
+        return
+    starved = [k for k, ch in below.chains.items() if ch.discrepancy_rank > 2 * (R - 1)]
+    if n_seq == 1 and all(len(k) == 3 and k[1] == "QK" for k in starved):
+        regime("N = 1 and only score chains starved: a softmax over one key is 1 whatever the scores")
+        return
+    # the drawn sequences plus three more of the same length and scale, so that no ReLU pattern of a tiny width can
+    # hide a missed direction from every token
+    Xb = torch.cat([X, _inputs(D, x_seed + 1, n_seq, scale)], dim=0)
+    dead = _dead_block(inst.target, Xb)
+    if dead is not None:
+        regime(f"the target's ReLU layer of block {dead + 1} is zero on every token: the output is constant there")
+        return
+    tol_b = below.tolerance(Xb)
+    assert_not_exact(ex, _output_error(below, Xb), tol=tol_b, name="output",
+                     what=f"max token error one rank below the threshold, R − 1 = {R - 1} (starved chains {starved})")
+    regime("output not exact one below the threshold")
 
 
 @given(seed=seeds(), D=st.integers(1, 4), L=st.integers(1, 2), H=st.integers(1, 2), k=st.one_of(st.none(),
