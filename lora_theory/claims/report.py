@@ -8,6 +8,11 @@ prints :func:`format_claims_table`.
 A row's ``result`` is ``FAILED`` (a test of the claim failed), ``passed`` (none failed, at least one passed),
 ``skipped`` (every test of the claim was skipped) or ``not run`` (no test of the claim ran: none collected, or all
 deselected).
+
+Besides the counts of tests and examples, a row has ``off_generator`` (examples drawn from the off-generator
+populations of :mod:`lora_theory.testing.instances`) and ``refused`` (examples the library answered with a typed
+refusal naming the matrix, see :func:`lora_theory.testing.assertions.refusal_allowed`); rows written before these
+keys existed read as 0.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ class ClaimSummary:
     max_exact_tolerance: float = 0.0
     min_not_exact_error: float = math.inf
     seconds: float = 0.0  # summed call durations of the claim's tests
+    off_generator: int = 0  # examples drawn from an off-generator population
+    refused: int = 0  # examples answered by a typed refusal (SingularityError / AssumptionViolated naming the matrix)
 
     @property
     def separation(self) -> float | None:
@@ -71,6 +78,8 @@ class ClaimSummary:
         self.max_exact_tolerance = max(self.max_exact_tolerance, record["max_exact_tolerance"])
         if record["min_not_exact_error"] is not None:
             self.min_not_exact_error = min(self.min_not_exact_error, record["min_not_exact_error"])
+        self.off_generator += record.get("off_generator", 0)
+        self.refused += record.get("refused", 0)
 
     def as_dict(self) -> dict:
         return {"claim": self.claim, "reference": self.reference, "statement": self.statement,
@@ -79,7 +88,8 @@ class ClaimSummary:
                 "exact_checks": self.exact_checks,
                 "worst_margin": self.worst_margin, "max_exact_tolerance": self.max_exact_tolerance or None,
                 "min_not_exact_error": None if math.isinf(self.min_not_exact_error) else self.min_not_exact_error,
-                "separation": self.separation, "separation_ok": self.separation_ok, "seconds": self.seconds}
+                "separation": self.separation, "separation_ok": self.separation_ok, "seconds": self.seconds,
+                "off_generator": self.off_generator, "refused": self.refused}
 
 
 def format_claims_table(rows: Iterable[Mapping]) -> str:
@@ -87,15 +97,16 @@ def format_claims_table(rows: Iterable[Mapping]) -> str:
     rows = list(rows)
     ran = [r for r in rows if r["result"] != NOT_RUN]
     not_run = [r["claim"] for r in rows if r["result"] == NOT_RUN]
-    head = (f"{'claim':<18} {'result':<8} {'tests':>5} {'examples':>8} {'worst margin':>12} {'separation':>14}"
-            "  reference")
+    head = (f"{'claim':<18} {'result':<8} {'tests':>5} {'examples':>8} {'off-gen':>7} {'refused':>7} "
+            f"{'worst margin':>12} {'separation':>14}  reference")
     lines = [head, "-" * (len(head) + 30)]
     for r in ran:
         sep = "—" if r["separation"] is None else f"{r['separation']:.1e}"
         if r["separation"] is not None and not r["separation_ok"]:
             sep += f" (<{SEPARATION_REQUIRED:.0e}!)"
         margin = f"{r['worst_margin']:.2e}" if r["checks"] else "—"  # no tolerance-based check recorded
-        lines.append(f"{r['claim']:<18} {r['result']:<8} {r['tests']:>5} {r['examples']:>8} "
+        off, refused = r.get("off_generator", 0), r.get("refused", 0)  # rows from before these columns: 0
+        lines.append(f"{r['claim']:<18} {r['result']:<8} {r['tests']:>5} {r['examples']:>8} {off:>7} {refused:>7} "
                      f"{margin:>12} {sep:>14}  {r['reference']}")
         lines.append(f"{'':<18} {r['statement']}")
     if not_run:
@@ -105,6 +116,9 @@ def format_claims_table(rows: Iterable[Mapping]) -> str:
         lines.append(f"separation ratio of the run (smallest 'not exact' error / largest 'exact' tolerance): "
                      f"{min(seps):.2e} (required ≥ {SEPARATION_REQUIRED:.0e})")
     if ran:
+        lines.append("off-gen = examples drawn outside the conditioned generators (Gaussian, Xavier, diagonal, "
+                     "tiny-change, tied, singular, E = 0 populations); refused = examples answered by a typed "
+                     "refusal naming the matrix (every other off-gen example was certified and checked)")
         lines.append("worst margin = max residual/tolerance over all tolerance-based checks (≤ 1 passes; — = none: "
                      "the claim's checks are exact or symbolic)")
     return "\n".join(lines)

@@ -16,7 +16,7 @@ import sympy as sp
 from lora_theory.errors import DTypeError, ShapeError, SingularityError
 
 __all__ = ["exact_rational", "as_rational_vector", "as_rational_matrix", "as_immutable_matrix", "rational_product",
-           "unimodular", "integer_matrix", "require_nonsingular"]
+           "unimodular", "integer_matrix", "require_nonsingular", "exactly_equal"]
 
 
 def _flatten(x: object) -> list:
@@ -112,3 +112,9 @@ def require_nonsingular(M: sp.MatrixBase, what: str, needed_for: str, *, claim: 
     if M.det() == 0:
         raise SingularityError(f"{what} is exactly singular (det = 0); needed for {needed_for}: the non-singularity "
                                f"hypothesis of {claim} fails", where=what if where is None else where, ratio=0.0)
+
+
+def exactly_equal(A: sp.MatrixBase, B: sp.MatrixBase) -> bool:
+    """A == B entry by entry in rational arithmetic: every entry of A − B is exactly 0 (a residual of 1/10**15 is
+    *not* equality). The one equality test of the certificates (:mod:`lora_theory.exact.linear`, ``.fnn``)."""
+    return A.shape == B.shape and all(v == 0 for v in (A - B))

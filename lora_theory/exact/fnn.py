@@ -58,6 +58,7 @@ from lora_theory.exact._rational import (
     as_rational_matrix,
     as_rational_vector,
     exact_rational,
+    exactly_equal,
     integer_matrix,
     rational_product,
     unimodular,
@@ -371,8 +372,8 @@ def certify_fnn_box(frozen_weights: Sequence[object], frozen_biases: Sequence[ob
         T, t = sp.eye(D), sp.zeros(D, 1)
         for W, b in zip(tildes, biases[-m:]):
             T, t = W * T, W * t + b
-        product_equal.append(T == Wbars[i])  # (i): T = ∏_{P_i} W̃
-        offset_identity.append(t == bbars[i])
+        product_equal.append(exactly_equal(T, Wbars[i]))  # (i): T = ∏_{P_i} W̃
+        offset_identity.append(exactly_equal(t, bbars[i]))
 
         # (iii) linear regime, with the B_k recomputed from the offsets actually used (not from _block_offsets):
         # c_k ≥ ‖W̃_{p_k}‖_∞·B_{k−1} ≥ −(W̃_{p_k} y)_j for every reachable y

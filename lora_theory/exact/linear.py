@@ -25,6 +25,7 @@ from lora_theory.exact._rational import (
     as_rational_matrix,
     as_rational_vector,
     exact_rational,
+    exactly_equal,
     integer_matrix,
     rational_product,
     require_nonsingular,
@@ -103,7 +104,7 @@ def certify_linear(weights: Sequence[object], target: object, rank: int | Sequen
 
     residual = pre - Wbar
     return LinearCertificate(
-        width=D, depth=L, ranks=ranks, discrepancy_rank=k, equal=residual.is_zero_matrix,
+        width=D, depth=L, ranks=ranks, discrepancy_rank=k, equal=exactly_equal(pre, Wbar),
         residual_rank=residual.rank(), delta_ranks=tuple((B * A).rank() if B.cols else 0 for B, A in adapters),
         adapters=tuple(adapters))
 

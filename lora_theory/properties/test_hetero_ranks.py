@@ -13,9 +13,17 @@ from lora_theory import formulas as F
 from lora_theory.claims import get_claim
 from lora_theory.constructions.linear import construct_linear
 from lora_theory.numerics import numerical_rank, singular_values, spectral_norm
-from lora_theory.testing.assertions import Example, assert_close, assert_exact, assert_not_exact, regime
-from lora_theory.testing.instances import LinearInstance, build_linear_instance
-from lora_theory.testing.strategies import linear_instances, per_layer_ranks
+from lora_theory.testing.assertions import (
+    Example,
+    assert_below,
+    assert_close,
+    assert_exact,
+    assert_not_exact,
+    refusal_allowed,
+    regime,
+)
+from lora_theory.testing.instances import LinearInstance, build_linear_instance, build_offgen_linear_instance
+from lora_theory.testing.strategies import linear_instances, offgen_linear_instances, per_layer_ranks
 
 pytestmark = pytest.mark.hetero_ranks
 CLAIM = "hetero_ranks"
@@ -85,3 +93,30 @@ def test_hetero_ranks_only_total_matters(inst, data):
     assert_close(ex, e1, expected=e2, tol=both, name="only_total_matters",
                  what=f"error of split {list(first)} vs split {list(second)}")
     regime("same split" if first == second else "different splits")
+
+
+@given(inst=offgen_linear_instances(max_width=8, max_depth=3), data=st.data())
+@example(inst=build_offgen_linear_instance("gaussian", 6, 3, seed=0), data=None).via("Gaussian chain, ranks (2, 0, 4)")
+def test_hetero_ranks_offgen_certified_or_refused(inst, data):
+    """Off the conditioned generators, any split (zeros allowed) is refused with a typed error naming the matrix or
+    answered: reported exact ⇒ residual ≤ its own tolerance; otherwise the error is the predicted σ_{ΣR_l+1}(E)."""
+    if data is None:
+        ranks = (2, 0, 4)
+    else:
+        ranks = data.draw(per_layer_ranks(inst.width, inst.depth), label="per-layer ranks R_l")
+    ex = Example(CLAIM, f"{inst.repro()}, ranks={list(ranks)}", population=inst.kind)
+    with refusal_allowed(ex, name="offgen", what=f"construct_linear with ranks {list(ranks)} on a {inst.kind} chain"
+                         ) as outcome:
+        c = construct_linear(inst.weights, inst.target, list(ranks))
+    if outcome.refused:
+        return
+    err, tol = spectral_norm(c.residual()), c.tolerance()
+    # assert_below / assert_close: off-generator instances do not enter the separation ratio
+    if c.is_exact_in_theory():
+        assert_below(ex, err, bound=0.0, tol=tol, name="offgen_invariant",
+                     what=f"residual with ranks {list(ranks)} of a construction that reports exact vs its tolerance")
+        regime("certified exact")
+    else:
+        assert_close(ex, err, expected=c.predicted_error(), tol=tol, name="offgen_value",
+                     what=f"residual with ranks {list(ranks)} vs the predicted σ_{{ΣR_l+1}}(E)")
+        regime("certified not exact")

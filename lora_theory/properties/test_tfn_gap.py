@@ -11,9 +11,9 @@ from hypothesis import example, given
 
 from lora_theory.constructions.tfn import construct_tfn, tfn_gaps
 from lora_theory.errors import SingularityError
-from lora_theory.testing.assertions import Example, assert_at_most, assert_equal, regime
-from lora_theory.testing.instances import build_tfn_instance
-from lora_theory.testing.strategies import tfn_instances
+from lora_theory.testing.assertions import Example, assert_at_most, assert_equal, refusal_allowed, regime
+from lora_theory.testing.instances import build_offgen_tfn_instance, build_tfn_instance
+from lora_theory.testing.strategies import offgen_tfn_instances, tfn_instances
 
 pytestmark = pytest.mark.tfn_gap
 CLAIM = "tfn_gap"
@@ -46,3 +46,22 @@ def test_tfn_gap_lowgap_values(inst):
     assert_equal(Example(CLAIM, inst.repro()), gaps, expected=expected, name="lowgap",
                  what=f"G for rank-{k} moves of Q, K, V, O and W_o")
     regime(f"k = {k}")
+
+
+@given(inst=offgen_tfn_instances())
+@example(inst=build_offgen_tfn_instance("zero_discrepancy", 4, 2, 1, seed=0)).via("every chain discrepancy 0: G = 0")
+def test_tfn_gap_offgen(inst):
+    """Off the conditioned generators (Gaussian, Xavier, tiny changes, zero discrepancy) the formula's G_i equal the
+    construction's chain ranks whenever it answers (a typed refusal naming the matrix is the other outcome)."""
+    kind = inst.args.split(",", 1)[0].strip("'")
+    gaps = tfn_gaps(inst.frozen, inst.target)
+    ex = Example(CLAIM, inst.repro(), {"G": gaps}, population=kind)
+    with refusal_allowed(ex, name="offgen", what=f"construct_tfn at R = D on a {kind} pair") as outcome:
+        c = construct_tfn(inst.frozen, inst.target, inst.frozen.width)
+    if outcome.refused:
+        return
+    assert_equal(ex, c.chain_gaps(), expected=gaps, name="offgen_matches_construction",
+                 what="ranks of the discrepancies the construction factorises vs the formula's G_i")
+    if kind == "zero_discrepancy":
+        assert_equal(ex, gaps, expected=(0,) * (inst.frozen.depth + 1), name="offgen_zero", what="G for E = 0")
+    regime(f"population {kind}")

@@ -26,14 +26,21 @@ from lora_theory.testing.assertions import (
     Example,
     assert_above,
     assert_at_least,
+    assert_below,
     assert_exact,
     assert_not_exact,
     assert_true,
+    refusal_allowed,
     regime,
 )
 from lora_theory.testing.fnn import block_map_residual, domain_points, linearised_preactivation_minimum
-from lora_theory.testing.instances import FNNInstance, build_fnn_instance
-from lora_theory.testing.strategies import fnn_instances
+from lora_theory.testing.instances import (
+    FNNInstance,
+    build_clipping_probe_fnn_instance,
+    build_fnn_instance,
+    build_offgen_fnn_instance,
+)
+from lora_theory.testing.strategies import fnn_instances, offgen_fnn_instances
 from lora_theory.tolerance import Tolerance
 
 pytestmark = pytest.mark.theorem3
@@ -90,19 +97,79 @@ def test_theorem3_threshold_lowrank(inst):
     regime("not exact one below the threshold")
 
 
-@given(inst=fnn_instances(low_rank=True))
-def test_theorem3_biases_safe(inst):
-    """Every pre-activation the construction linearises is ≥ 0 (up to rounding) at every evaluated domain point."""
-    R, _ = threshold_of(inst)
-    c = construct_fnn(inst.frozen, inst.target, R, inst.domain)
+def _preactivations_safe(ex: Example, c: FNNConstruction, inst: FNNInstance) -> float:
+    """Every linearised pre-activation ≥ 0 up to u·D²·B at the domain samples and adversarial points; returns B."""
     X = domain_points(inst.domain, inst.seed)
     low, bound = linearised_preactivation_minimum(c, X)
     u, D = unit_roundoff(torch.float64), inst.frozen.width
     slack = Tolerance(u * D ** 2 * bound, bound, "u·D²·B (rounding of a pre-activation bounded by B)",
                       {"u": u, "D": D, "B": bound})
-    assert_at_least(Example(CLAIM, f"{inst.repro()}, R={R}"), low, bound=0.0, tol=slack, name="biases_safe",
+    assert_at_least(ex, low, bound=0.0, tol=slack, name="biases_safe",
                     what="smallest linearised pre-activation over the evaluated domain points")
+    return bound
+
+
+@given(inst=fnn_instances(low_rank=True), below=st.integers(0, 3))
+@example(inst=build_clipping_probe_fnn_instance(), below=1).via(
+    "below the threshold (R = 1 < 2): block 2's input bound must include ε_1, or its ReLU clips at ρ·e_3")
+def test_theorem3_biases_safe(inst, below):
+    """Every pre-activation the construction linearises is ≥ 0 (up to rounding) at every evaluated domain point —
+    at the threshold and below it (R = threshold − ``below``, at least 1), where each block's input bound must carry
+    the previous block's error ε_i (Theorem 5's offsets rest on it)."""
+    threshold, _ = threshold_of(inst)
+    R = max(threshold - below, 1)
+    c = construct_fnn(inst.frozen, inst.target, R, inst.domain)
+    bound = _preactivations_safe(Example(CLAIM, f"{inst.repro()}, R={R}"), c, inst)
     regime("has linearised layers" if bound > 0 else "no linearised layer (M = 1)")
+    regime("at the threshold" if R >= threshold else "below the threshold")
+
+
+def test_theorem3_domain_sampling_uniform():
+    """The domain samples the checks run on are uniform on the ball: P(‖x‖ ≤ ρ·2^{-1/D}) = 1/2 exactly (the radius is
+    ρ·U^{1/D}). With n = 4000 seeded samples the observed fraction lies within 0.05 of 1/2 (6 binomial standard
+    deviations); a radius drawn U(0, 1) puts 2^{-1/D} ≥ 0.70 of the samples there (D ≥ 2), crowding the centre and
+    leaving the boundary, where the pre-activations are most negative, under-sampled."""
+    from lora_theory.domains import Ball
+
+    n = 4000
+    for D in (2, 3, 8, 16):
+        ball = Ball(D, 3.0)
+        x = ball.sample(n, generator(D))
+        inner = float((torch.linalg.vector_norm(x, dim=1) <= 3.0 * 2.0 ** (-1.0 / D)).double().mean())
+        assert_true(Example(CLAIM, f"Ball({D}, 3.0).sample({n}, generator({D}))"), abs(inner - 0.5) <= 0.05,
+                    name="domain_sampling", what=f"fraction of uniform ball samples inside radius ρ·2^(-1/D) "
+                    f"is 1/2 ± 0.05 (D = {D})", seen=f"{inner:.4f}")
+    regime("ball sampling")
+
+
+def _population(inst: FNNInstance) -> str:
+    return inst.args.split(",", 1)[0].strip("'") if inst.builder == "build_offgen_fnn_instance" else inst.builder
+
+
+@given(inst=offgen_fnn_instances(), R=st.integers(1, 6))
+@example(inst=build_offgen_fnn_instance("gaussian", 4, 4, 2, seed=0), R=2).via("N(0, 1/D) layers, generic targets")
+@example(inst=build_offgen_fnn_instance("singular_layer", 3, 2, 1, seed=0), R=3).via("exactly singular W_1")
+@example(inst=build_offgen_fnn_instance("zero_discrepancy", 3, 2, 2, seed=0), R=1).via("E_i = 0")
+@example(inst=build_clipping_probe_fnn_instance(), R=1).via("designed clipping probe, below the threshold")
+def test_theorem3_offgen_certified_or_refused(inst, R):
+    """Off the conditioned generators the FNN construction either refuses with a typed error naming the block and
+    matrix, or answers: its linearised pre-activations stay ≥ 0 on the domain (at any R), and when it reports exact
+    the output error on the domain is within its own tolerance (finite)."""
+    R = min(R, inst.frozen.width)
+    ex = Example(CLAIM, f"{inst.repro()}, R={R}", population=_population(inst))
+    with refusal_allowed(ex, name="offgen", what=f"construct_fnn on a {_population(inst)} pair") as outcome:
+        c = construct_fnn(inst.frozen, inst.target, R, inst.domain)
+    if outcome.refused:
+        return
+    _preactivations_safe(ex, c, inst)
+    if c.is_exact_in_theory():
+        err = float(c.output_error(domain_points(inst.domain, inst.seed)).max())
+        # assert_below, not assert_exact: off-generator instances must not enter the separation ratio
+        assert_below(ex, err, bound=0.0, tol=c.tolerance(), name="offgen_invariant",
+                     what="max_x ‖f(x) − f̄(x)‖₂ of a construction that reports exact vs its tolerance")
+        regime("certified exact")
+    else:
+        regime("certified not exact")
 
 
 def sample_calibrated_biases(c: FNNConstruction, sample: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -28,9 +28,20 @@ from lora_theory.domains import Ball, Domain
 from lora_theory.errors import SingularityError
 from lora_theory.models import ReLUFNN
 from lora_theory.random_matrices import generator
-from lora_theory.testing.assertions import Example, assert_at_most, assert_below, assert_exact, regime
-from lora_theory.testing.instances import build_fnn_instance
-from lora_theory.testing.strategies import fnn_instances, seeds
+from lora_theory.testing.assertions import (
+    Example,
+    assert_at_most,
+    assert_below,
+    assert_exact,
+    refusal_allowed,
+    regime,
+)
+from lora_theory.testing.instances import (
+    build_clipping_probe_fnn_instance,
+    build_fnn_instance,
+    build_offgen_fnn_instance,
+)
+from lora_theory.testing.strategies import fnn_instances, offgen_fnn_instances, seeds
 from lora_theory.tolerance import Tolerance
 
 pytestmark = pytest.mark.theorem5
@@ -147,6 +158,28 @@ def _assert_mean_error_below(case: Case, form: str, what: str) -> None:
 def test_theorem5_tight(case):
     """Mean error ≤ (c) Σ_i ∏_{k>i}(‖W̄_k‖₂ + ε_k)·ε_i·m_{i−1} + rounding tolerance, for every R."""
     _assert_mean_error_below(case, "tight", "the tight spectral bound (c)")
+
+
+@given(inst=offgen_fnn_instances(max_width=6, max_depth=4), R=st.integers(1, 6), input_seed=seeds())
+@example(inst=build_offgen_fnn_instance("gaussian", 6, 4, 2, seed=0), R=1, input_seed=0).via(
+    "N(0, 1/D) layers, generic targets, far below the threshold")
+@example(inst=build_clipping_probe_fnn_instance(), R=1, input_seed=0).via("clipping probe, below the threshold")
+def test_theorem5_offgen_tight(inst, R, input_seed):
+    """Off the conditioned generators, at any R the FNN construction is refused with a typed error naming the block
+    and matrix, or its mean error on the evaluation set is ≤ the tight bound (c) + its own tolerance."""
+    R = min(R, inst.frozen.width)
+    case = case_of(inst, R, input_seed)
+    population = inst.args.split(",", 1)[0].strip("'") if inst.builder == "build_offgen_fnn_instance" else inst.builder
+    ex = Example(CLAIM, case.repro(), {"R": R}, population=population)
+    with refusal_allowed(ex, name="offgen", what=f"construct_fnn at R = {R} on a {population} pair") as outcome:
+        c = construct_fnn(case.frozen, case.target, R, case.domain)
+    if outcome.refused:
+        return
+    X = evaluation_set(case.domain, input_seed)
+    bound = evaluate_bound("tight", bound_inputs(c, X))
+    assert_below(ex, mean_error(c, X), bound=bound, tol=c.tolerance(), name="offgen_tight",
+                 what="mean error E‖f(x) − f̄(x)‖₂ vs the tight spectral bound (c)")
+    regime(regime_name(R, threshold_of(c)))
 
 
 @given(case=theorem5_cases())

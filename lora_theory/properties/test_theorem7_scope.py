@@ -8,15 +8,25 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from lora_theory import formulas as F
 from lora_theory.claims import get_claim
 from lora_theory.constructions.tfn import construct_tfn
 from lora_theory.errors import SingularityError
-from lora_theory.testing.assertions import Example, assert_at_most, assert_equal, assert_true, regime
-from lora_theory.testing.strategies import tfn_instances
+from lora_theory.random_matrices import generator
+from lora_theory.testing.assertions import (
+    Example,
+    assert_at_most,
+    assert_below,
+    assert_equal,
+    assert_true,
+    refusal_allowed,
+    regime,
+)
+from lora_theory.testing.instances import build_offgen_tfn_instance
+from lora_theory.testing.strategies import offgen_tfn_instances, seeds, tfn_instances
 
 pytestmark = pytest.mark.theorem7_scope
 CLAIM = "theorem7_scope"
@@ -51,3 +61,31 @@ def test_theorem7_scope_support_and_ranks(inst, data):
     assert_equal(ex, count, expected=formula, name="parameter_count",
                  what="trainable scalars counted vs the registry formula 2RD(4HL + 2) + 2DL")
     regime(f"L = {L}, H = {H}")
+
+
+@given(inst=offgen_tfn_instances(), R=st.integers(1, 5), n_seq=st.integers(1, 4), x_seed=seeds())
+@example(inst=build_offgen_tfn_instance("gaussian", 4, 2, 2, seed=0), R=2, n_seq=3, x_seed=0).via(
+    "N(0, 1/D) TFN, independent target, R = D/2")
+@example(inst=build_offgen_tfn_instance("zero_discrepancy", 3, 1, 1, seed=0), R=1, n_seq=2, x_seed=0).via(
+    "every chain discrepancy 0")
+def test_theorem7_scope_offgen_certified_or_refused(inst, R, n_seq, x_seed):
+    """Off the conditioned generators (Gaussian, Xavier, tiny change on scaled weights, zero discrepancy) the TFN
+    construction either refuses with a typed error naming block, head and matrix, or answers; when it reports exact
+    (``is_exact_in_theory()``) the output error is within its own output tolerance ``tolerance(X)`` (finite), on
+    every input tried."""
+    R = min(R, inst.frozen.width)
+    kind = inst.args.split(",", 1)[0].strip("'")
+    ex = Example(CLAIM, f"{inst.repro()}, R={R}, n_seq={n_seq}, x_seed={x_seed}", population=kind)
+    with refusal_allowed(ex, name="offgen", what=f"construct_tfn on a {kind} pair") as outcome:
+        c = construct_tfn(inst.frozen, inst.target, R)
+    if outcome.refused:
+        return
+    if not c.is_exact_in_theory():
+        regime("certified not exact")
+        return
+    X = torch.randn(2, inst.frozen.width, n_seq, generator=generator(x_seed), dtype=torch.float64)
+    err = float(torch.linalg.vector_norm(c.adapted()(X) - c.target(X), dim=-2).max())
+    # assert_below, not assert_exact: off-generator instances must not enter the separation ratio
+    assert_below(ex, err, bound=0.0, tol=c.tolerance(X), name="offgen_invariant",
+                 what="max over tokens of ‖f(X) − f̄(X)‖₂ of a construction that reports exact vs tolerance(X)")
+    regime("certified exact")

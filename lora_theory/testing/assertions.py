@@ -54,9 +54,9 @@ from hypothesis import currently_in_test_context, event
 
 from lora_theory.tolerance import Tolerance
 
-__all__ = ["ClaimRecord", "recording", "current_record", "Example", "regime", "assert_exact", "assert_not_exact",
-           "assert_close", "assert_below", "assert_at_least", "assert_above", "assert_strictly_below",
-           "assert_at_most", "assert_equal", "assert_true"]
+__all__ = ["ClaimRecord", "recording", "current_record", "Example", "regime", "Refusal", "refusal_allowed",
+           "no_refusal", "assert_exact", "assert_not_exact", "assert_close", "assert_below", "assert_at_least",
+           "assert_above", "assert_strictly_below", "assert_at_most", "assert_equal", "assert_true"]
 
 
 @dataclass
@@ -69,11 +69,14 @@ class ClaimRecord:
     worst_margin: float = 0.0
     max_exact_tolerance: float = 0.0  # largest relative tolerance used where the claim says "exact"
     min_not_exact_error: float = math.inf  # smallest relative error seen where it says "not exact"
+    off_generator: int = 0  # examples drawn from an off-generator population (Example(population=...))
+    refused: int = 0  # examples answered by a typed refusal (refusal_allowed)
 
     def as_dict(self) -> dict:
         return {"examples": self.examples, "checks": self.checks, "exact_checks": self.exact_checks,
                 "worst_margin": self.worst_margin, "max_exact_tolerance": self.max_exact_tolerance,
-                "min_not_exact_error": None if math.isinf(self.min_not_exact_error) else self.min_not_exact_error}
+                "min_not_exact_error": None if math.isinf(self.min_not_exact_error) else self.min_not_exact_error,
+                "off_generator": self.off_generator, "refused": self.refused}
 
 
 _STACK: list[ClaimRecord] = []
@@ -86,8 +89,8 @@ def recording() -> Iterator[ClaimRecord]:
     _STACK.append(rec)
     try:
         yield rec
-    finally:
-        _STACK.remove(rec)
+    finally:  # by identity: two records with the same counts compare equal
+        del _STACK[max(i for i, r in enumerate(_STACK) if r is rec)]
 
 
 def current_record() -> ClaimRecord | None:
@@ -96,16 +99,21 @@ def current_record() -> ClaimRecord | None:
 
 @dataclass
 class Example:
-    """The context of one checked example: the claim, and how to reproduce it. Creating one counts an example."""
+    """The context of one checked example: the claim, and how to reproduce it. Creating one counts an example;
+    ``population`` names the off-generator population it was drawn from (``None``: a conditioned generator), and
+    counts it as off-generator."""
 
     claim: str
     repro: str
     info: dict = field(default_factory=dict)
+    population: str | None = None
 
     def __post_init__(self) -> None:
         rec = current_record()
         if rec is not None:
             rec.examples += 1
+            if self.population is not None:
+                rec.off_generator += 1
 
     def where(self) -> str:
         extra = " ".join(f"{k}={v}" for k, v in self.info.items())
@@ -116,6 +124,66 @@ def regime(name: str) -> None:
     """``hypothesis.event(name)`` inside a Hypothesis test (statistics prove each regime ran); a no-op elsewhere."""
     if currently_in_test_context():
         event(name)
+
+
+@dataclass
+class Refusal:
+    """What :func:`refusal_allowed` saw: ``error`` is the typed refusal, or ``None`` when the block ran through."""
+
+    error: Exception | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.error is not None
+
+
+@contextlib.contextmanager
+def refusal_allowed(ex: Example, *, name: str, what: str) -> Iterator[Refusal]:
+    """Run a library call that may refuse: a typed refusal (an ``AssumptionViolated`` — ``SingularityError`` is one —
+    whose ``where`` names the matrix) ends the block, is counted in the record (``refused``) and reported as a
+    Hypothesis event; ``outcome.refused`` tells the caller to skip the checks of the answer. Any other exception
+    propagates (an untyped crash is never an answer), and a refusal that names no matrix fails as a check::
+
+        with refusal_allowed(ex, name="invariant", what="construct_linear on a Gaussian chain") as outcome:
+            c = construct_linear(weights, target, R)
+        if outcome.refused:
+            return
+    """
+    __tracebackhide__ = True
+    from lora_theory.errors import AssumptionViolated
+
+    outcome = Refusal()
+    try:
+        yield outcome
+    except AssumptionViolated as exc:
+        outcome.error = exc
+        _record(None)
+        if not (isinstance(exc.where, str) and exc.where.strip()):
+            _fail(ex, name, what, "refused without naming the matrix", expected="a refusal whose `where` names "
+                  "the matrix", seen=f"{type(exc).__name__}(where={exc.where!r}): {exc}")
+        rec = current_record()
+        if rec is not None:
+            rec.refused += 1
+        regime(f"refused: {type(exc).__name__}" + (f" ({ex.population})" if ex.population else ""))
+
+
+@contextlib.contextmanager
+def no_refusal(ex: Example, *, name: str, what: str) -> Iterator[None]:
+    """Run a library call on an instance whose hypotheses hold *by construction* (the conditioned generators): a
+    refusal (``AssumptionViolated``) there is a false refusal, so it fails as a check (an ``AssertionError`` naming the
+    claim and ``name``) instead of crashing the test."""
+    __tracebackhide__ = True
+    from lora_theory.errors import AssumptionViolated
+
+    try:
+        yield
+    except AssumptionViolated as exc:
+        _record(None)
+        _fail(ex, name, what, "refused an instance whose hypotheses hold by construction",
+              expected="an answer (the generator guarantees the non-singularity hypothesis)",
+              seen=f"{type(exc).__name__}(where={exc.where!r}): {str(exc)[:300]}")
+    else:
+        _record(None)
 
 
 # --- recording and the one message builder ------------------------------------------------------------------------

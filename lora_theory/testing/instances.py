@@ -12,10 +12,18 @@ Conditioning is fixed by construction (no filtering):
   arXiv 2310.17513v3, Lemma 1, p. 3 (and of Assumption 1, p. 6, block by block) holds by construction — a
   "pretrained pair": target = frozen product + a small low-rank change. Ratios ≥ 1 give generic targets where the
   hypothesis may fail; they are used only where failure is part of the claim.
+
+Off-generator populations (:func:`build_offgen_linear_instance`, :func:`build_offgen_fnn_instance`,
+:func:`build_offgen_tfn_instance`) are *not* conditioned: they draw what users and the paper's experiments use —
+plain Gaussian N(0, 1/D) and Xavier-uniform layers, diagonal and permutation-like layers with a dynamic range up
+to 1e8, a tiny relative change (1e-12 … 1e-4) on large weights (norm up to 1e4), tied singular values, an exactly
+singular frozen layer, E = 0 — so a construction on them may legitimately refuse (a typed SingularityError naming
+the matrix); what it must never do is report "exact" while its own residual exceeds its own tolerance.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,7 +37,9 @@ if TYPE_CHECKING:  # imported lazily in the builders to keep module import light
     from lora_theory.models import TFN, ReLUFNN
 
 __all__ = ["LinearInstance", "LinearCase", "build_linear_instance", "build_singular_prefix_instance", "FNNInstance",
-           "build_fnn_instance", "TFNInstance", "build_tfn_instance"]
+           "build_fnn_instance", "TFNInstance", "build_tfn_instance", "LINEAR_POPULATIONS", "FNN_POPULATIONS",
+           "TFN_POPULATIONS", "OffGenLinearInstance", "build_offgen_linear_instance", "issue12_diagonal_instance",
+           "build_offgen_fnn_instance", "build_offgen_tfn_instance", "build_clipping_probe_fnn_instance"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,9 +149,10 @@ class FNNInstance:
     ratio: float
     seed: int
     args: str
+    builder: str = "build_fnn_instance"  # the function ``args`` are for
 
     def repro(self) -> str:
-        return f"build_fnn_instance({self.args})"
+        return f"{self.builder}({self.args})"
 
 
 def build_fnn_instance(width: int, depth: int, target_depth: int, block_ranks: tuple[int | None, ...] | None = None,
@@ -211,9 +222,10 @@ class TFNInstance:
     gap_rank: int | None
     seed: int
     args: str
+    builder: str = "build_tfn_instance"  # the function ``args`` are for
 
     def repro(self) -> str:
-        return f"build_tfn_instance({self.args})"
+        return f"{self.builder}({self.args})"
 
 
 def build_tfn_instance(width: int, depth: int, heads: int, gap_rank: int | None = None, *, kappa: float = 4.0,
@@ -265,3 +277,245 @@ def build_tfn_instance(width: int, depth: int, heads: int, gap_rank: int | None 
     args = (f"width={D}, depth={L}, heads={H}, gap_rank={gap_rank!r}, kappa={kappa!r}, "
             f"attention_scale={attention_scale!r}, ratio={ratio!r}, seed={seed}")
     return TFNInstance(frozen, target, gap_rank, int(seed), args)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Off-generator populations (not conditioned: what users and the paper's experiments draw)
+# ---------------------------------------------------------------------------------------------------------------
+
+#: the linear-chain populations; every one also serves the FNN builder (as frozen layers) except where noted
+LINEAR_POPULATIONS = ("gaussian", "xavier", "diagonal", "permutation", "tiny_change", "tied", "singular_layer",
+                      "zero_discrepancy")
+FNN_POPULATIONS = ("gaussian", "xavier", "diagonal", "permutation", "tiny_change", "singular_layer",
+                   "zero_discrepancy")
+TFN_POPULATIONS = ("gaussian", "xavier", "tiny_change", "zero_discrepancy")
+
+
+def _offgen_layer(kind: str, D: int, gen: torch.Generator, dtype: torch.dtype, *, dynamic_range: float = 1.0,
+                  scale: float = 1.0) -> torch.Tensor:
+    """One frozen layer of population ``kind`` (see the module doc)."""
+    if kind in ("gaussian", "tiny_change", "tied", "singular_layer", "zero_discrepancy"):
+        W = torch.randn(D, D, generator=gen, dtype=dtype) / D ** 0.5  # N(0, 1/D) entries, as in the paper's runs
+    elif kind == "xavier":
+        bound = (6.0 / (2 * D)) ** 0.5  # Xavier/Glorot uniform for a D×D layer
+        W = (2 * torch.rand(D, D, generator=gen, dtype=dtype) - 1) * bound
+    elif kind in ("diagonal", "permutation"):
+        logs = torch.rand(D, generator=gen, dtype=dtype) * math.log10(max(dynamic_range, 1.0))
+        signs = torch.where(torch.rand(D, generator=gen, dtype=dtype) < 0.5, -1.0, 1.0).to(dtype)
+        W = torch.diag(signs * 10.0 ** logs)
+        if kind == "permutation":
+            W = W[torch.randperm(D, generator=gen)]
+    else:
+        raise ValueError(f"unknown off-generator population {kind!r}")
+    return W * scale
+
+
+@dataclass(frozen=True, eq=False)
+class OffGenLinearInstance:
+    """A frozen chain and a target from an off-generator population (``kind``); ``args`` rebuilds it."""
+
+    weights: tuple[torch.Tensor, ...]
+    target: torch.Tensor
+    kind: str
+    width: int
+    depth: int
+    seed: int
+    args: str
+
+    def repro(self) -> str:
+        return self.args
+
+
+def build_offgen_linear_instance(kind: str, width: int, depth: int, *, discrepancy_rank: int | None = None,
+                                 dynamic_range: float = 1e8, weight_scale: float = 1.0, relative_change: float = 1e-6,
+                                 seed: int = 0, dtype: torch.dtype = torch.float64) -> OffGenLinearInstance:
+    """An unconditioned chain of population ``kind`` (:data:`LINEAR_POPULATIONS`) and its target.
+
+    * ``gaussian`` / ``xavier``: N(0, 1/D) / Xavier-uniform layers; the target is ∏W + a Gaussian rank-k change
+      (``discrepancy_rank`` k; ``None``: an independent Gaussian target, generic full-rank E);
+    * ``diagonal`` / ``permutation``: diagonal (row-permuted) layers with |entries| log-uniform in [1, dynamic_range],
+      the target ∏W with k of its diagonal entries changed by a relative ``relative_change``;
+    * ``tiny_change``: Gaussian layers times ``weight_scale`` (‖W‖ up to 1e4), target ∏W + a rank-k change of
+      relative size ``relative_change`` (1e-12 … 1e-4) of ‖∏W‖;
+    * ``tied``: Gaussian layers, E with k equal singular values (LR_r(E) is not unique);
+    * ``singular_layer``: Gaussian layers, the first one exactly singular (one zero column), target as ``gaussian``;
+    * ``zero_discrepancy``: Gaussian layers, target = ∏W exactly (E = 0).
+    """
+    D, L = width, depth
+    gen = generator(seed)
+    k = discrepancy_rank
+    if kind not in LINEAR_POPULATIONS:
+        raise ValueError(f"unknown off-generator population {kind!r}; choose from {LINEAR_POPULATIONS}")
+    scale = weight_scale ** (1.0 / L) if kind == "tiny_change" else 1.0
+    weights = [_offgen_layer(kind, D, gen, dtype, dynamic_range=dynamic_range ** (1.0 / L), scale=scale)
+               for _ in range(L)]
+    if kind == "singular_layer":
+        weights[0][:, int(torch.randint(D, (1,), generator=gen))] = 0.0
+    P = chain_product(weights)
+    if kind == "zero_discrepancy":
+        target = P.clone()
+    elif kind in ("diagonal", "permutation"):
+        target = P.clone()
+        rows = torch.randperm(D, generator=gen)[: D if k is None else k]
+        for r in rows.tolist():
+            c = int(torch.argmax(P[r].abs()))
+            target[r, c] = P[r, c] * (1.0 + relative_change)
+    elif kind == "tiny_change":
+        e = torch.full((D if k is None else k,), relative_change * float(torch.linalg.matrix_norm(P, ord=2)),
+                       dtype=dtype)
+        target = P + low_rank_matrix(D, e, gen, dtype=dtype)
+    elif kind == "tied":
+        e = torch.full((D if k is None else k,), 0.5, dtype=dtype)
+        target = P + low_rank_matrix(D, e, gen, dtype=dtype)
+    elif k is None:
+        target = _offgen_layer("gaussian", D, gen, dtype)
+    else:
+        X = torch.randn(D, k, generator=gen, dtype=dtype) / D ** 0.5
+        Y = torch.randn(k, D, generator=gen, dtype=dtype) / D ** 0.5
+        target = P + X @ Y
+    args = (f"build_offgen_linear_instance({kind!r}, width={D}, depth={L}, discrepancy_rank={k!r}, "
+            f"dynamic_range={dynamic_range!r}, weight_scale={weight_scale!r}, relative_change={relative_change!r}, "
+            f"seed={seed})")
+    return OffGenLinearInstance(tuple(weights), target, kind, D, L, int(seed), args)
+
+
+def issue12_diagonal_instance(dtype: torch.dtype = torch.float64) -> OffGenLinearInstance:
+    """The example of issue 12: W = diag(1e4, 1, 1, 1), W̄ = W except W̄[3,3] = 1 + 1e-6, L = 1 (use R = 1). A single
+    rank-1 adapter is exact; a rank threshold that is too coarse drops the change and reports "exact" anyway."""
+    W = torch.diag(torch.tensor([1e4, 1.0, 1.0, 1.0], dtype=dtype))
+    target = W.clone()
+    target[3, 3] = 1.0 + 1e-6
+    return OffGenLinearInstance((W,), target, "diagonal", 4, 1, 0, "issue12_diagonal_instance()")
+
+
+def build_offgen_fnn_instance(kind: str, width: int, depth: int, target_depth: int, *,
+                              block_ranks: tuple[int | None, ...] | None = None, dynamic_range: float = 1e4,
+                              weight_scale: float = 1.0, relative_change: float = 1e-6, bias_scale: float = 0.5,
+                              final_relu: bool = True, domain: str = "ball", radius: float = 1.0, seed: int = 0,
+                              dtype: torch.dtype = torch.float64) -> FNNInstance:
+    """An unconditioned FNN pair of population ``kind`` (:data:`FNN_POPULATIONS`), uniform partition: frozen layers
+    as in :func:`build_offgen_linear_instance`; target layer i = the block product plus a change of rank
+    ``block_ranks[i]`` (Gaussian; relative ``relative_change`` for ``tiny_change``, a relative change of diagonal
+    entries for ``diagonal``/``permutation``), an independent Gaussian layer for ``None``, or the block product
+    itself for ``zero_discrepancy``. ``kappa``/``ratio`` of the returned instance are NaN (nothing is designed)."""
+    from lora_theory.domains import Ball, Box
+    from lora_theory.models import ReLUFNN
+    from lora_theory.partition import block_ranges, uniform_partition
+
+    if kind not in FNN_POPULATIONS:
+        raise ValueError(f"unknown off-generator FNN population {kind!r}; choose from {FNN_POPULATIONS}")
+    D, L, Lbar = width, depth, target_depth
+    sizes = uniform_partition(L, Lbar)
+    ranks = tuple(block_ranks) if block_ranks is not None else (None,) * Lbar
+    gen = generator(seed)
+    scale = weight_scale ** (1.0 / L) if kind == "tiny_change" else 1.0
+    weights = [_offgen_layer(kind, D, gen, dtype, dynamic_range=dynamic_range ** (1.0 / L), scale=scale)
+               for _ in range(L)]
+    if kind == "singular_layer":
+        weights[0][:, int(torch.randint(D, (1,), generator=gen))] = 0.0
+
+    def bias() -> torch.Tensor:
+        return bias_scale * (2 * torch.rand(D, generator=gen, dtype=dtype) - 1)
+
+    biases = [bias() for _ in range(L)]
+    t_weights, t_biases = [], []
+    for i, layers in enumerate(block_ranges(sizes)):
+        P = chain_product([weights[l] for l in layers])
+        k = ranks[i]
+        if kind == "zero_discrepancy":
+            Wbar = P.clone()
+        elif kind in ("diagonal", "permutation"):
+            Wbar = P.clone()
+            for r in torch.randperm(D, generator=gen)[: D if k is None else k].tolist():
+                c = int(torch.argmax(P[r].abs()))
+                Wbar[r, c] = P[r, c] * (1.0 + relative_change)
+        elif kind == "tiny_change":
+            e = torch.full((D if k is None else k,), relative_change * float(torch.linalg.matrix_norm(P, ord=2)),
+                           dtype=dtype)
+            Wbar = P + low_rank_matrix(D, e, gen, dtype=dtype)
+        elif k is None:
+            Wbar = _offgen_layer("gaussian", D, gen, dtype)
+        else:
+            Wbar = P + (torch.randn(D, k, generator=gen, dtype=dtype) @ torch.randn(k, D, generator=gen, dtype=dtype)
+                        ) / D
+        t_weights.append(Wbar)
+        t_biases.append(bias())
+    dom = Ball(D, radius) if domain == "ball" else Box(D, -radius / D ** 0.5, radius / D ** 0.5)
+    frozen = ReLUFNN(tuple(weights), tuple(biases), final_relu)
+    target = ReLUFNN(tuple(t_weights), tuple(t_biases), final_relu)
+    args = (f"{kind!r}, width={D}, depth={L}, target_depth={Lbar}, block_ranks={ranks!r}, "
+            f"dynamic_range={dynamic_range!r}, weight_scale={weight_scale!r}, relative_change={relative_change!r}, "
+            f"bias_scale={bias_scale!r}, final_relu={final_relu!r}, domain={domain!r}, radius={radius!r}, "
+            f"seed={seed}")
+    return FNNInstance(frozen, target, sizes, ranks, dom, math.nan, math.nan, int(seed), args,
+                       builder="build_offgen_fnn_instance")
+
+
+def build_clipping_probe_fnn_instance(radius: float = 2.0, dtype: torch.dtype = torch.float64) -> FNNInstance:
+    """A D = 3, L = 4, L̄ = 2 pair (M = 2) built so that, below the Theorem 3 threshold (R = 1: the construction
+    drops the smallest direction of E_1), block 1's output reaches its worst-case norm bound *including* its error ε_1
+    at the domain point ρ·e_3, and block 2's linearised layer (W_3 = −I) pre-activation −z + offset is 0 there.
+
+    Block 1: W_1 = W_2 = I, W̄_1 = diag(0.5, 0.6, 0.9), so W̃^{(1)} = diag(0.5, 0.6, 1.0) (the dropped direction is e_3,
+    ε_1 = 0.1) and ‖z‖ = ρ = (‖W̄_1‖ + ε_1)·ρ at x = ρ·e_3 (zero biases). Block 2: W_3 = W_4 = −I, W̄_2 = I (E_2 = 0).
+    An input bound for block 2 computed without ε_1 (0.9ρ) gives offsets 0.9ρ and the pre-activation −0.1ρ < 0:
+    the ReLU clips on the domain."""
+    from lora_theory.domains import Ball
+    from lora_theory.models import ReLUFNN
+
+    eye = torch.eye(3, dtype=dtype)
+    zero = torch.zeros(3, dtype=dtype)
+    frozen = ReLUFNN((eye.clone(), eye.clone(), -eye, -eye), (zero,) * 4, True)
+    target = ReLUFNN((torch.diag(torch.tensor([0.5, 0.6, 0.9], dtype=dtype)), eye.clone()), (zero, zero), True)
+    return FNNInstance(frozen, target, (2, 2), (3, 0), Ball(3, radius), math.nan, math.nan, 0, f"radius={radius!r}",
+                       builder="build_clipping_probe_fnn_instance")
+
+
+def build_offgen_tfn_instance(kind: str, width: int, depth: int, heads: int, *, weight_scale: float = 1.0,
+                              relative_change: float = 1e-6, seed: int = 0,
+                              dtype: torch.dtype = torch.float64) -> TFNInstance:
+    """An unconditioned TFN pair of population ``kind`` (:data:`TFN_POPULATIONS`): every matrix N(0, 1/D) (``gaussian``,
+    ``tiny_change``, ``zero_discrepancy``) or Xavier-uniform (``xavier``), attention matrices times D^{-1/4} so the
+    scores stay of order one, biases U(±0.5). The target is an independent model of the same kind (``gaussian``,
+    ``xavier``), the frozen model with every adaptable matrix moved by a rank-1 change of relative size
+    ``relative_change`` and the whole model scaled by ``weight_scale`` (``tiny_change``), or a copy with fresh biases
+    only (``zero_discrepancy``: every chain discrepancy is 0)."""
+    from lora_theory.models import TFN, TFNBlock
+
+    if kind not in TFN_POPULATIONS:
+        raise ValueError(f"unknown off-generator TFN population {kind!r}; choose from {TFN_POPULATIONS}")
+    D, L, H = width, depth, heads
+    gen = generator(seed)
+    att = D ** -0.25
+    layer_kind = "xavier" if kind == "xavier" else "gaussian"
+    s = weight_scale if kind == "tiny_change" else 1.0
+
+    def mat(scale: float = 1.0) -> torch.Tensor:
+        return _offgen_layer(layer_kind, D, gen, dtype) * scale
+
+    def bias() -> torch.Tensor:
+        return 0.5 * (2 * torch.rand(D, generator=gen, dtype=dtype) - 1)
+
+    def model() -> "TFN":
+        blocks = [TFNBlock(tuple(mat(att) for _ in range(H)), tuple(mat(att) for _ in range(H)),
+                           tuple(mat(att) for _ in range(H)), tuple(mat(att) for _ in range(H)),
+                           mat(s), bias(), mat(s), bias()) for _ in range(L)]
+        return TFN(tuple(blocks), mat(s))
+
+    frozen = model()
+    if kind in ("gaussian", "xavier"):
+        target = model()
+    else:
+        def moved(W: torch.Tensor) -> torch.Tensor:
+            if kind == "zero_discrepancy":
+                return W.clone()
+            e = torch.tensor([relative_change * float(torch.linalg.matrix_norm(W, ord=2))], dtype=dtype)
+            return W + low_rank_matrix(D, e, gen, dtype=dtype)
+
+        blocks = [TFNBlock(tuple(moved(W) for W in b.WQ), tuple(moved(W) for W in b.WK),
+                           tuple(moved(W) for W in b.WV), tuple(moved(W) for W in b.WO),
+                           b.W1.clone(), bias(), moved(b.W2), bias()) for b in frozen.blocks]
+        target = TFN(tuple(blocks), moved(frozen.Wo))
+    args = (f"{kind!r}, width={D}, depth={L}, heads={H}, weight_scale={weight_scale!r}, "
+            f"relative_change={relative_change!r}, seed={seed}")
+    return TFNInstance(frozen, target, None, int(seed), args, builder="build_offgen_tfn_instance")

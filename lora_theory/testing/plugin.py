@@ -18,7 +18,8 @@ Once enabled:
 * a test belongs to a claim when it carries the claim's *marker* (``pytestmark = pytest.mark.lemma1``; keywords such
   as a parametrize id ``lemma1`` do not count). The records of the checks made inside it
   (:mod:`lora_theory.testing.assertions`) and its claim travel in ``report.user_properties``, so the table is right
-  under pytest-xdist too. The table (:mod:`lora_theory.claims.report`) is printed at the end and, with
+  under pytest-xdist too (they include the off-generator examples and the typed refusals counted by
+  ``refusal_allowed``). The table (:mod:`lora_theory.claims.report`) is printed at the end and, with
   ``--claims-json PATH``, written as ``{"profile": ..., "claims": [one row per registered claim]}``.
 """
 

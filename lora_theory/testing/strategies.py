@@ -8,20 +8,29 @@ each builder guarantees is described in :mod:`lora_theory.testing.instances`.
 
 from __future__ import annotations
 
+from hypothesis import event
 from hypothesis import strategies as st
 
 from lora_theory.testing.instances import (
+    FNN_POPULATIONS,
+    LINEAR_POPULATIONS,
+    TFN_POPULATIONS,
     FNNInstance,
     LinearCase,
     LinearInstance,
+    OffGenLinearInstance,
     TFNInstance,
     build_fnn_instance,
     build_linear_instance,
+    build_offgen_fnn_instance,
+    build_offgen_linear_instance,
+    build_offgen_tfn_instance,
     build_tfn_instance,
 )
 
 __all__ = ["KAPPA_LEVELS", "SMALL_RATIOS", "LARGE_RATIOS", "FLOORS", "seeds", "linear_instances", "lemma1_cases",
-           "per_layer_ranks", "fnn_instances", "tfn_instances"]
+           "per_layer_ranks", "fnn_instances", "tfn_instances", "RELATIVE_CHANGES", "WEIGHT_SCALES", "DYNAMIC_RANGES",
+           "offgen_linear_instances", "offgen_fnn_instances", "offgen_tfn_instances"]
 
 #: bounds on κ(∏W), by construction (κ ≤ 1e2 by default). Larger κ is certifiable in float64, but the
 #: smallest "not exact" error the generator can produce relative to the operands is floor·ratio/κ, and the
@@ -111,3 +120,79 @@ def tfn_instances(draw: st.DrawFn, *, max_width: int = 6, max_depth: int = 2, ma
     k = draw(st.integers(0, max(D // 2, 0)), label="perturbation rank k") if lg else None
     seed = draw(seeds(), label="seed")
     return build_tfn_instance(D, L, H, k, seed=seed)
+
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Off-generator populations (unconditioned; a construction may refuse them with a typed error)
+# ---------------------------------------------------------------------------------------------------------------
+
+#: relative size of a tiny change on large weights (issue 12: 1e-12 … 1e-4)
+RELATIVE_CHANGES = (1e-12, 1e-10, 1e-8, 1e-6, 1e-4)
+#: ‖W‖ scale of the large weights the tiny change sits on (up to 1e4)
+WEIGHT_SCALES = (1.0, 1e2, 1e4)
+#: dynamic range of diagonal / permutation-like layers (up to 1e8)
+DYNAMIC_RANGES = (1e2, 1e4, 1e8)
+
+
+@st.composite
+def offgen_linear_instances(draw: st.DrawFn, *, max_width: int = 16, max_depth: int = 4,
+                            populations: tuple[str, ...] = LINEAR_POPULATIONS) -> OffGenLinearInstance:
+    """Linear chains from the off-generator populations (:data:`~lora_theory.testing.instances.LINEAR_POPULATIONS`):
+    the population first (reported with ``event``), then D, L, the change's rank (``None`` = generic full-rank
+    target), the population's level, and a seed."""
+    kind = draw(st.sampled_from(populations), label="off-generator population")
+    D = draw(st.integers(1, max_width), label="width D")
+    L = draw(st.integers(1, max_depth), label="frozen depth L")
+    k = draw(st.one_of(st.none(), st.integers(1, D)), label="rank of the change (None: generic target)")
+    dynamic_range = draw(st.sampled_from(DYNAMIC_RANGES), label="dynamic range") if kind in (
+        "diagonal", "permutation") else 1e8
+    weight_scale = draw(st.sampled_from(WEIGHT_SCALES), label="weight scale") if kind == "tiny_change" else 1.0
+    change = draw(st.sampled_from(RELATIVE_CHANGES), label="relative change") if kind in (
+        "diagonal", "permutation", "tiny_change") else 1e-6
+    seed = draw(seeds(), label="seed")
+    event(f"population: {kind}")
+    return build_offgen_linear_instance(kind, D, L, discrepancy_rank=k, dynamic_range=dynamic_range,
+                                        weight_scale=weight_scale, relative_change=change, seed=seed)
+
+
+@st.composite
+def offgen_fnn_instances(draw: st.DrawFn, *, max_width: int = 6, max_depth: int = 4,
+                         populations: tuple[str, ...] = FNN_POPULATIONS, generic: bool | None = None) -> FNNInstance:
+    """FNN pairs from the off-generator populations (uniform partition): population, D, L, L̄ ≤ L, per-block change
+    ranks (or generic targets; ``generic`` fixes the choice), the population's level, ``final_relu``, the domain
+    kind, and a seed."""
+    kind = draw(st.sampled_from(populations), label="off-generator population")
+    D = draw(st.integers(1, max_width), label="width D")
+    L = draw(st.integers(1, max_depth), label="frozen depth L")
+    Lbar = draw(st.integers(1, L), label="target depth L̄")
+    if generic is None:
+        generic = draw(st.booleans(), label="generic (independent) target layers")
+    ranks = None if generic else tuple(draw(st.integers(0, D), label=f"rank of change {i + 1}") for i in range(Lbar))
+    dynamic_range = draw(st.sampled_from(DYNAMIC_RANGES), label="dynamic range") if kind in (
+        "diagonal", "permutation") else 1e4
+    weight_scale = draw(st.sampled_from(WEIGHT_SCALES), label="weight scale") if kind == "tiny_change" else 1.0
+    change = draw(st.sampled_from(RELATIVE_CHANGES), label="relative change") if kind in (
+        "diagonal", "permutation", "tiny_change") else 1e-6
+    final_relu = draw(st.booleans(), label="ReLU after the last layer")
+    domain = draw(st.sampled_from(("ball", "box")), label="domain kind")
+    seed = draw(seeds(), label="seed")
+    event(f"population: {kind}")
+    return build_offgen_fnn_instance(kind, D, L, Lbar, block_ranks=ranks, dynamic_range=dynamic_range,
+                                     weight_scale=weight_scale, relative_change=change, final_relu=final_relu,
+                                     domain=domain, seed=seed)
+
+
+@st.composite
+def offgen_tfn_instances(draw: st.DrawFn, *, max_width: int = 5, max_depth: int = 2, max_heads: int = 2,
+                         populations: tuple[str, ...] = TFN_POPULATIONS) -> TFNInstance:
+    """TFN pairs from the off-generator populations: population, D, L, H, the population's level, and a seed."""
+    kind = draw(st.sampled_from(populations), label="off-generator population")
+    D = draw(st.integers(1, max_width), label="width D")
+    L = draw(st.integers(1, max_depth), label="depth L")
+    H = draw(st.integers(1, max_heads), label="heads H")
+    weight_scale = draw(st.sampled_from((1.0, 1e2)), label="weight scale") if kind == "tiny_change" else 1.0
+    change = draw(st.sampled_from(RELATIVE_CHANGES), label="relative change") if kind == "tiny_change" else 1e-6
+    seed = draw(seeds(), label="seed")
+    event(f"population: {kind}")
+    return build_offgen_tfn_instance(kind, D, L, H, weight_scale=weight_scale, relative_change=change, seed=seed)

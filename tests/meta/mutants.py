@@ -46,10 +46,12 @@ from lora_theory.claims import get_claim
 from lora_theory.constructions import fnn as fnn_mod
 from lora_theory.constructions import linear as linear_mod
 from lora_theory.constructions import tfn as tfn_mod
-from lora_theory.domains import Domain
+from lora_theory.domains import Ball, Domain
+from lora_theory.exact import _rational as rational_mod
 from lora_theory.models import TFN
 from lora_theory.numerics import sigma
 from lora_theory.random_matrices import generator
+from lora_theory.testing import assertions as assertions_mod
 
 from .._load import PROPERTY_PREFIX, load_property_module, property_helper, quick
 
@@ -147,10 +149,20 @@ def run_property(fn: Callable[..., None], args: tuple = ()) -> tuple[str, str]:
     return "survived", ""
 
 
+def killer_module(claim: str):
+    """A fresh copy of ``lora_theory/properties/test_<claim>.py``, or — for a formula-level mutant that only a unit
+    test can see — the test module named by its dotted path (``tests.unit.test_rank_floor``)."""
+    if claim.startswith("tests."):
+        import importlib
+
+        return importlib.import_module(claim)
+    return load_property_module(claim)
+
+
 def hunt(mutant: Mutant, monkeypatch: pytest.MonkeyPatch, props: tuple[Prop, ...] | None = None) -> Verdict:
     """Load fresh property modules, inject the mutant, and run ``props`` (default: its killers) against it."""
     props = mutant.killers if props is None else props
-    modules = {claim: load_property_module(claim) for claim in dict.fromkeys(p.claim for p in props)}
+    modules = {claim: killer_module(claim) for claim in dict.fromkeys(p.claim for p in props)}
     mutant.apply(monkeypatch)
     verdict = Verdict(mutant)
     for prop in props:
@@ -349,6 +361,98 @@ def _apply_tfn_missing_calibration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tfn_mod, "_calibration", identity)
 
 
+def _apply_tfn_old_tolerance(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TFN output tolerance back to the superseded normwise model (worst-case products of norms)."""
+    monkeypatch.setattr(tfn_mod.TFNConstruction, "tolerance",
+                        lambda self, X: tfn_mod._tfn_tolerance_normwise_gather(self, X))
+
+
+def _construct_tfn_perturbed_bias(frozen, target, rank):
+    """Theorem 7 construction whose first block's b̂_2 is off by 1e-6 (relative): the calibration and every chain
+    identity still hold, only the output is wrong. The output tolerance takes the construction's own bias residual
+    ‖b̄_2 − C·b̂_2‖ a posteriori but capped at rounding size (``tfn._capped``): uncapped, it would absorb this defect
+    and certify itself."""
+    c = tfn_mod.construct_tfn(frozen, target, rank)
+    b2 = list(c.b2)
+    b2[0] = b2[0] + 1e-6 * (1.0 + float(torch.linalg.vector_norm(b2[0])))
+    return dataclasses.replace(c, b2=tuple(b2))
+
+
+def _apply_fixed_rank_tau(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rank of a discrepancy counted against a fixed τ = 1e-9 of the operands again, not its rounding floor."""
+    from lora_theory.analysis import fnn as analysis_fnn
+
+    def fixed(*, dtype, width, weight_norms, target_norm, product_norm, discrepancy_norm):
+        return 1e-9 * max(target_norm, product_norm)
+
+    for module in (linear_mod, analysis_fnn, tfn_mod):
+        monkeypatch.setattr(module, "discrepancy_rank_floor", fixed)
+
+
+def _apply_dropped_directions_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A σ_i(E) dropped at the rounding floor is left out of the tolerance."""
+    monkeypatch.setattr(linear_mod.LinearConstruction, "dropped_noise", property(lambda self: 0.0))
+
+
+def _apply_chain_tolerance_without_amplification(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chain tolerance without its solve-amplification term (Σ (n+1)·‖M⁻¹‖·∏‖F‖ per solve)."""
+    from lora_theory import tolerance as tolerance_mod
+
+    real = tolerance_mod.chain_tolerance
+
+    def no_amplification(**kw):
+        kw["amplifications"] = ()
+        return real(**kw)
+
+    monkeypatch.setattr(tolerance_mod, "chain_tolerance", no_amplification)
+    monkeypatch.setattr(linear_mod, "chain_tolerance", no_amplification)
+
+
+# --- issue 12: check helpers, exact certificates, domain sampling, bound propagation ----------------------------------
+
+def _lax_assert_exact(ex, residual, *, tol, name, what):
+    """``assert_exact`` written ``if residual > tol: fail``, without the finiteness guard: NaN passes as exact."""
+    if residual > tol.value:
+        raise AssertionError(f"{ex.claim}.{name}: {what} — should be exact (lax mutant)")
+
+
+def _apply_nan_passing_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    _replace_everywhere(monkeypatch, assertions_mod.assert_exact, _lax_assert_exact, scopes=(PROPERTY_PREFIX,))
+
+
+def _apply_tolerant_rational_equality(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exact certificates' equality test accepts every entry |A − B| < 1/10**12 as equal."""
+    from fractions import Fraction
+
+    def nearly_equal(A, B):
+        return A.shape == B.shape and all(abs(v) < sp.Rational(Fraction(1, 10**12)) for v in (A - B))
+
+    _replace_everywhere(monkeypatch, rational_mod.exactly_equal, nearly_equal, scopes=("lora_theory",))
+
+
+def _apply_ball_radius_uniform(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ball.sample draws the radius U(0, 1)·ρ instead of U^{1/D}·ρ (samples crowd the centre)."""
+    def sample(self, n, gen, dtype=torch.float64):
+        g = torch.randn(n, self.width, generator=gen, dtype=dtype)
+        g = g / torch.linalg.vector_norm(g, dim=1, keepdim=True)
+        return g * torch.rand(n, 1, generator=gen, dtype=dtype) * self.radius
+
+    monkeypatch.setattr(Ball, "sample", sample)
+
+
+def _apply_bound_without_block_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """construct_fnn propagates the next block's input bound without the block's own error ε_i: the linear
+    constructions it builds report ``predicted_error() == 0`` to it (the bound (‖W̄_i‖ + ε_i)·B_i + ‖b̄_i‖ loses ε_i)."""
+    real = fnn_mod.construct_linear
+
+    def construct(*args, **kwargs):
+        lin = real(*args, **kwargs)
+        object.__setattr__(lin, "predicted_error", lambda: 0.0)  # this instance only
+        return lin
+
+    monkeypatch.setattr(fnn_mod, "construct_linear", construct)
+
+
 #: max_l R_l over the L layers, as a sympy expression of L and R_l (the property generators use L ≤ 6): the terms
 #: of layers past L are 0 once L is substituted, so no R_l is left unevaluated
 _MAX_LAYER_RANK = sp.Max(*[sp.Piecewise((F.R_l[j], j <= F.L), (0, True)) for j in range(1, 7)])
@@ -389,6 +493,16 @@ MUTANTS: tuple[Mutant, ...] = (
            "LinearConstruction.tolerance() × 1e6: can no longer tell a 1e-8 relative miss from rounding",
            _loosen(linear_mod.LinearConstruction),
            _p("lemma1", "test_lemma1_resolution", expect="lemma1.resolution")),
+    Mutant("nan_passing_exactness_check",
+           "assert_exact written 'if residual > tol: fail' without the finiteness guard: a NaN residual (or a NaN/inf "
+           "tolerance) passes as exact",
+           _apply_nan_passing_check,
+           _p("lemma1", "test_lemma1_checks_reject_nonfinite", expect="lemma1.nonfinite_guard")),
+    Mutant("exact_certificate_tolerant_equality",
+           "the exact certificates' equality test accepts |residual entry| < 1/10**12 as equal: a target off by "
+           "1/10**15 is certified equal without adapters",
+           _apply_tolerant_rational_equality,
+           _p("lemma1", "test_lemma1_exact_certificate_tiny_residual", expect="lemma1.exact_certificate")),
     Mutant("swapped_chain_product",
            "numerics.chain_product (and every module that imported it) computes W_1⋯W_L instead of W_L⋯W_1",
            _apply_swapped_chain_product,
@@ -397,6 +511,19 @@ MUTANTS: tuple[Mutant, ...] = (
            "adapters.adapted_product (and every module that imported it) computes W̃_1⋯W̃_L instead of W̃_L⋯W̃_1",
            _apply_swapped_adapted_product,
            _p("lemma1", "test_lemma1_value", "test_lemma1_threshold")),
+    Mutant("fixed_rank_tau",
+           "numerical rank of E against a fixed τ = 1e-9·max(‖W̄‖, ‖∏W‖) instead of the rounding floor E carries",
+           _apply_fixed_rank_tau,
+           _p("tests.unit.test_rank_floor", "test_issue_diag_example_is_fitted_by_one_rank1_adapter",
+              "test_fnn_blocks_and_rank_advice_share_the_rule")),
+    Mutant("tolerance_ignores_dropped_directions",
+           "a σ_i(E) dropped at the rounding floor is not added to the tolerance",
+           _apply_dropped_directions_ignored,
+           _p("tests.unit.test_rank_floor", "test_dropped_rounding_level_direction_is_in_the_tolerance")),
+    Mutant("chain_tolerance_without_amplification",
+           "chain tolerance without its solve-amplification term (never mattered on the conditioned generators)",
+           _apply_chain_tolerance_without_amplification,
+           _p("tests.unit.test_certification", "test_chain_tolerance_keeps_the_solve_amplification")),
     Mutant("hetero_ranks_exact_iff_max_layer_rank",
            "hetero_ranks registry rule 'exact iff max_l R_l ≥ rank E' (per-layer instead of total budget)",
            _set_formula("hetero_ranks", "exact_iff", sp.GreaterThan(_MAX_LAYER_RANK, F.R_E)),
@@ -420,6 +547,16 @@ MUTANTS: tuple[Mutant, ...] = (
            _p("theorem3", "test_theorem3_biases_safe", expect="theorem3.biases_safe")
            + _p("theorem3", "test_theorem3_exact", expect="theorem3.exact"),
            require_all=True),
+    Mutant("theorem3_input_bound_without_block_error",
+           "below the threshold, the next block's input bound computed without the block's own error ε_i: the "
+           "offsets rest on an invalid bound and a linearised ReLU clips on the domain",
+           _apply_bound_without_block_error,
+           _p("theorem3", "test_theorem3_biases_safe", expect="theorem3.biases_safe")),
+    Mutant("domain_ball_radius_uniform",
+           "Ball.sample draws the radius ρ·U(0, 1) instead of ρ·U^{1/D}: not uniform on the ball (the boundary, where "
+           "pre-activations are most negative, is under-sampled)",
+           _apply_ball_radius_uniform,
+           _p("theorem3", "test_theorem3_domain_sampling_uniform", expect="theorem3.domain_sampling")),
     Mutant("theorem3_loosened_tolerance",
            "FNNConstruction.tolerance() × 1e6",
            _loosen(fnn_mod.FNNConstruction),
@@ -471,6 +608,15 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("theorem7_missing_calibration",
            "TFN calibration C_{i+1} = I instead of W̄_2 W_2⁻¹ (next block built for the wrong hidden coordinates)",
            _apply_tfn_missing_calibration,
+           _p("theorem7", "test_theorem7_exact_random", expect="theorem7.calibration")),
+    Mutant("theorem7_old_tfn_tolerance",
+           "TFN output tolerance back to the normwise model (worst-case products of norms; it let R = ⌈D/2⌉ − 1 pass)",
+           _apply_tfn_old_tolerance,
+           _p("theorem7", "test_theorem7_output_separation", expect="theorem7.output")),
+    Mutant("theorem7_perturbed_bias",
+           "TFN construction with block 1's b̂_2 off by 1e-6 (caught only by the output check, whose a-posteriori "
+           "residual terms are capped at rounding size)",
+           _in_property_modules(tfn_mod.construct_tfn, _construct_tfn_perturbed_bias),
            _p("theorem7", "test_theorem7_exact_random", expect="theorem7.exact")),
     Mutant("theorem7_threshold_minus_one",
            "theorem7 registry threshold ⌈G_max/2⌉ − 1 (floored at 1), e.g. ⌊D/2⌋ − 1 claimed sufficient for odd D",

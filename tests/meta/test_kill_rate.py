@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from .._load import load_property_module
-from .mutants import MUTANTS, format_table, hunt, run_property
+from .mutants import MUTANTS, format_table, hunt, killer_module, run_property
 
 
 def _param(mutant):
@@ -64,10 +63,9 @@ def _props(mutant):
 _CLAIMS = sorted({p.claim for m in MUTANTS for p in _props(m)})
 
 
-# ids must not equal a claim id: the lora-theory plugin attributes a test to a claim by keyword (its claims table)
 @pytest.mark.parametrize("claim", _CLAIMS, ids=lambda claim: f"properties_of_{claim}")
 def test_listed_properties_pass_unmutated(claim):
-    module = load_property_module(claim)
+    module = killer_module(claim)
     calls = sorted({(p.function, p.args) for m in MUTANTS for p in _props(m) if p.claim == claim})
     for name, args in calls:
         outcome, message = run_property(getattr(module, name), args)
@@ -77,7 +75,7 @@ def test_listed_properties_pass_unmutated(claim):
 def test_registry_is_well_formed():
     """Unique names, a description, at least one listed property, and every listed property exists."""
     assert len({m.name for m in MUTANTS}) == len(MUTANTS)
-    modules = {claim: load_property_module(claim) for claim in _CLAIMS}
+    modules = {claim: killer_module(claim) for claim in _CLAIMS}
     for m in MUTANTS:
         assert m.description and m.killers and callable(m.apply), m.name
         for p in _props(m):

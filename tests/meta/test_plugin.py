@@ -179,6 +179,31 @@ def test_examples_and_separation_are_aggregated(pytester, workers):
                                  "not run (* of the * claims listed): abstract_threshold, *"])
 
 
+REFUSING = '''
+import pytest
+from lora_theory.errors import SingularityError
+from lora_theory.testing.assertions import Example, refusal_allowed
+
+pytestmark = pytest.mark.eym
+
+@pytest.mark.parametrize("k", range(4))
+def test_offgen(k):
+    ex = Example("eym", f"k={k}", population="gaussian")
+    with refusal_allowed(ex, name="offgen", what="a call that may refuse") as outcome:
+        if k % 2:
+            raise SingularityError("W is singular", where="W_1")
+    assert outcome.refused == bool(k % 2)
+'''
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["in-process", "xdist"])
+def test_off_generator_examples_and_refusals_are_aggregated(pytester, workers):
+    result, row = _run(pytester, REFUSING, *workers)
+    result.assert_outcomes(passed=4)
+    assert (row["examples"], row["off_generator"], row["refused"]) == (4, 4, 2)
+    result.stdout.fnmatch_lines(["*off-gen*refused*", "eym*passed*4*4*2*"])
+
+
 def test_a_failing_check_fails_the_claim(pytester):
     result, row = _run(pytester, FAILING)
     result.assert_outcomes(failed=1)

@@ -12,15 +12,42 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lora_theory.analysis.fnn import block_discrepancies
+from lora_theory.domains import Ball
+from lora_theory.errors import SingularityError
 from lora_theory.numerics import chain_product, numerical_rank, singular_values, spectral_norm
 from lora_theory.random_matrices import generator, haar_orthogonal, low_rank_matrix, matrix_with_singular_values
+from lora_theory.testing.assertions import (
+    Example,
+    assert_at_least,
+    assert_at_most,
+    assert_below,
+    assert_close,
+    assert_exact,
+    assert_not_exact,
+    recording,
+    refusal_allowed,
+)
 from lora_theory.testing.instances import (
+    FNN_POPULATIONS,
+    LINEAR_POPULATIONS,
+    TFN_POPULATIONS,
     build_fnn_instance,
     build_linear_instance,
+    build_offgen_fnn_instance,
+    build_offgen_linear_instance,
+    build_offgen_tfn_instance,
     build_singular_prefix_instance,
     build_tfn_instance,
+    issue12_diagonal_instance,
 )
-from lora_theory.testing.strategies import LARGE_RATIOS, fnn_instances, linear_instances, per_layer_ranks
+from lora_theory.testing.strategies import (
+    LARGE_RATIOS,
+    fnn_instances,
+    linear_instances,
+    offgen_linear_instances,
+    per_layer_ranks,
+)
+from lora_theory.tolerance import Tolerance
 
 
 @given(inst=linear_instances())
@@ -143,3 +170,112 @@ def test_fnn_and_tfn_builders_are_reproducible_and_leave_the_global_rng_alone():
     assert torch.equal(t.target.Wo, u.target.Wo) and torch.equal(t.frozen.blocks[1].WQ[1], u.frozen.blocks[1].WQ[1])
     rebuilt = eval(a.repro(), {"build_fnn_instance": build_fnn_instance})  # noqa: S307 - our own string
     assert torch.equal(rebuilt.target.weights[0], a.target.weights[0])
+
+
+# --- off-generator populations (issue 12) ---------------------------------------------------------------------------
+
+
+
+@pytest.mark.parametrize("kind", LINEAR_POPULATIONS)
+def test_offgen_linear_builder_is_deterministic_and_as_described(kind):
+    a = build_offgen_linear_instance(kind, 5, 3, discrepancy_rank=2, seed=7)
+    b = build_offgen_linear_instance(kind, 5, 3, discrepancy_rank=2, seed=7)
+    assert all(torch.equal(x, y) for x, y in zip(a.weights, b.weights)) and torch.equal(a.target, b.target)
+    assert a.repro().startswith(f"build_offgen_linear_instance({kind!r}")
+    E = a.target - chain_product(a.weights)
+    if kind == "zero_discrepancy":
+        assert torch.equal(E, torch.zeros_like(E))
+    if kind == "singular_layer":
+        assert int((a.weights[0].abs().sum(dim=0) == 0).sum()) == 1  # one exactly zero column
+    if kind in ("diagonal", "permutation"):
+        s = singular_values(a.weights[0])
+        assert float(s[0] / s[-1]) <= 1e8 ** (1 / 3) * (1 + 1e-12)
+        assert int((E != 0).sum()) == 2  # two entries changed
+    if kind == "tied":
+        s = singular_values(E)
+        assert abs(float(s[0] - s[1])) <= 1e-12
+
+
+def test_offgen_tiny_change_is_relative_to_large_weights():
+    inst = build_offgen_linear_instance("tiny_change", 6, 2, discrepancy_rank=1, weight_scale=1e4,
+                                       relative_change=1e-12, seed=0)
+    P = chain_product(inst.weights)
+    rel = spectral_norm(inst.target - P) / spectral_norm(P)
+    assert 0.5e-12 < rel < 2e-12
+
+
+def test_issue12_diagonal_instance():
+    inst = issue12_diagonal_instance()
+    E = inst.target - inst.weights[0]
+    assert float(E[3, 3]) == pytest.approx(1e-6) and int((E != 0).sum()) == 1
+
+
+@pytest.mark.parametrize("kind", FNN_POPULATIONS)
+def test_offgen_fnn_builder_is_deterministic(kind):
+    a = build_offgen_fnn_instance(kind, 3, 4, 2, seed=3)
+    b = build_offgen_fnn_instance(kind, 3, 4, 2, seed=3)
+    assert all(torch.equal(x, y) for x, y in zip(a.target.weights, b.target.weights))
+    assert a.repro().startswith(f"build_offgen_fnn_instance({kind!r}")
+    if kind == "zero_discrepancy":
+        assert all(d.rank == 0 for d in block_discrepancies(a.frozen, a.target))
+
+
+@pytest.mark.parametrize("kind", TFN_POPULATIONS)
+def test_offgen_tfn_builder_is_deterministic(kind):
+    a = build_offgen_tfn_instance(kind, 3, 2, 1, seed=2)
+    b = build_offgen_tfn_instance(kind, 3, 2, 1, seed=2)
+    assert torch.equal(a.target.Wo, b.target.Wo) and a.repro() == b.repro()
+
+
+@given(inst=offgen_linear_instances(max_width=4, max_depth=2))
+def test_offgen_strategy_draws_finite_instances(inst):
+    assert all(bool(torch.isfinite(w).all()) for w in inst.weights) and bool(torch.isfinite(inst.target).all())
+    assert inst.kind in LINEAR_POPULATIONS
+
+
+@pytest.mark.parametrize("D", [2, 3, 5, 8, 16, 32])
+def test_ball_sampling_is_uniform(D):
+    """P(‖x‖ ≤ ρ·2^{-1/D}) = 1/2 for the uniform ball; 4000 samples: within 0.05 (≈ 6 standard deviations). A radius
+    drawn U(0, 1) gives 2^{-1/D} ≥ 0.70 there (D ≥ 2) and fails."""
+    x = Ball(D, 2.0).sample(4000, generator(100 + D))
+    inner = float((torch.linalg.vector_norm(x, dim=1) <= 2.0 * 2.0 ** (-1.0 / D)).double().mean())
+    assert abs(inner - 0.5) <= 0.05, inner
+    assert bool(Ball(D, 2.0).contains(x).all())
+
+
+def _helper_calls(value):
+    tol = Tolerance(1e-10, 1.0, "t", {})
+    return [
+        lambda ex: assert_exact(ex, value, tol=tol, name="n", what="w"),
+        lambda ex: assert_not_exact(ex, value, tol=tol, name="n", what="w"),
+        lambda ex: assert_close(ex, value, expected=0.0, tol=tol, name="n", what="w"),
+        lambda ex: assert_below(ex, value, bound=0.0, tol=tol, name="n", what="w"),
+        lambda ex: assert_at_least(ex, value, bound=0.0, tol=tol, name="n", what="w"),
+        lambda ex: assert_at_most(ex, value, bound=1.0, name="n", what="w"),
+        lambda ex: assert_exact(ex, 0.0, tol=Tolerance(value, 1.0, "t", {}), name="n", what="w"),
+    ]
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_check_helpers_reject_nonfinite(value):
+    """Every tolerance-based helper (and assert_at_most) fails on a NaN/±inf subject or tolerance."""
+    for call in _helper_calls(value):
+        with recording(), pytest.raises(AssertionError, match="not finite|finite number"):
+            call(Example("meta", "probe"))
+
+
+def test_refusal_allowed_counts_typed_refusals_and_lets_crashes_through():
+    with recording() as rec:
+        ex = Example("meta", "probe", population="gaussian")
+        with refusal_allowed(ex, name="n", what="w") as outcome:
+            raise SingularityError("W is singular", where="W_1")
+        assert outcome.refused and rec.refused == 1 and rec.off_generator == 1
+        with refusal_allowed(ex, name="n", what="w") as outcome:
+            pass
+        assert not outcome.refused and rec.refused == 1
+        with pytest.raises(AssertionError, match="without naming the matrix"):
+            with refusal_allowed(ex, name="n", what="w"):
+                raise SingularityError("singular", where="")
+        with pytest.raises(ZeroDivisionError):
+            with refusal_allowed(ex, name="n", what="w"):
+                raise ZeroDivisionError

@@ -40,3 +40,15 @@ def test_exactly_singular_prefix_is_refused():
 def test_integer_layers_are_unimodular():
     Ws, _ = build_integer_linear_instance(5, 3, 2, seed=0)
     assert all(W.det() == 1 for W in Ws)
+
+
+def test_exactly_equal_is_exact():
+    """The certificates' one equality test: a residual of 1/10**15 is not equality."""
+    import sympy as sp
+
+    from lora_theory.exact._rational import exactly_equal
+
+    A = sp.Matrix([[1, 2], [3, 4]])
+    assert exactly_equal(A, A.copy())
+    assert not exactly_equal(A, A + sp.Matrix([[0, 0], [sp.Rational(1, 10**15), 0]]))
+    assert not exactly_equal(A, sp.Matrix([[1, 2]]))
