@@ -6,6 +6,8 @@ instead of returning garbage."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from hypothesis import example, given
@@ -18,9 +20,17 @@ from lora_theory.errors import SingularityError
 from lora_theory.models import ReLUFNN
 from lora_theory.numerics import SINGULARITY_THRESHOLD
 from lora_theory.random_matrices import generator, matrix_with_singular_values
-from lora_theory.testing.assertions import Example, assert_equal, assert_true, regime
-from lora_theory.testing.instances import build_singular_prefix_instance
-from lora_theory.testing.strategies import fnn_instances, seeds
+from lora_theory.testing.assertions import (
+    Example,
+    assert_below,
+    assert_equal,
+    assert_true,
+    refusal_allowed,
+    regime,
+)
+from lora_theory.testing.fnn import domain_points
+from lora_theory.testing.instances import build_offgen_fnn_instance, build_singular_prefix_instance
+from lora_theory.testing.strategies import fnn_instances, offgen_fnn_instances, seeds
 
 pytestmark = pytest.mark.assumption1
 CLAIM = "assumption1"
@@ -98,3 +108,38 @@ def test_assumption1_range_is_R_times_M_minus_1():
                  what="prefixes listed for block 2 with extended=True (r = 0..R(|P_2|−1))")
     assert_equal(ex, len(names) - sum(n.startswith("block") for n in names), expected=5, name="range",
                  what="frozen layers listed (one per layer)")
+
+
+@given(inst=offgen_fnn_instances(), R=st.integers(1, 6))
+@example(inst=build_offgen_fnn_instance("singular_layer", 3, 2, 1, seed=0), R=3).via("exactly singular W_1")
+@example(inst=build_offgen_fnn_instance("diagonal", 4, 4, 2, dynamic_range=1e8, seed=0), R=1).via(
+    "diagonal layers, dynamic range 1e8")
+@example(inst=build_offgen_fnn_instance("zero_discrepancy", 3, 2, 2, seed=0), R=1).via("E_i = 0")
+def test_assumption1_offgen_report_agrees(inst, R):
+    """Off the conditioned generators the checker's report is finite (every σ_min/σ_max in [0, 1]), flags an exactly
+    singular frozen layer, and agrees with the construction: a refusal (typed, naming the matrix) only where the
+    report flags a failing entry; an answer that reports exact has output error ≤ its own tolerance on the domain."""
+    R = min(R, inst.frozen.width)
+    kind = inst.args.split(",", 1)[0].strip("'")
+    ex = Example(CLAIM, f"{inst.repro()}, R={R}", population=kind)
+    entries = assumption1_report(inst.frozen, inst.target, R)
+    bad = [(e.name, e.ratio) for e in entries if not (math.isfinite(e.ratio) and 0.0 <= e.ratio <= 1.0)]
+    assert_true(ex, not bad, name="offgen_report", what="every σ_min/σ_max of the report is finite and in [0, 1]",
+                seen=f"entries {bad}")
+    failing = [e.name for e in entries if not e.passed]
+    if kind == "singular_layer":  # the builder zeroes one column of W_1
+        assert_true(ex, "W_1" in failing, name="offgen_report", what="the exactly singular W_1 is flagged failing",
+                    seen=f"failing entries {failing}")
+    with refusal_allowed(ex, name="offgen", what=f"construct_fnn on a {kind} pair") as outcome:
+        c = construct_fnn(inst.frozen, inst.target, R, inst.domain)
+    if outcome.refused:
+        assert_true(ex, bool(failing), name="offgen_agrees",
+                    what="a construction that refuses has a failing entry in the Assumption 1 report",
+                    seen=f"refused ({outcome.error}) while every entry passes")
+        return
+    regime("report flags, construction certifies" if failing else "report passes, construction answers")
+    if c.is_exact_in_theory():
+        err = float(c.output_error(domain_points(inst.domain, inst.seed)).max())
+        # assert_below, not assert_exact: off-generator instances must not enter the separation ratio
+        assert_below(ex, err, bound=0.0, tol=c.tolerance(), name="offgen_invariant",
+                     what="max_x ‖f(x) − f̄(x)‖₂ of a construction that reports exact vs its tolerance")

@@ -7,23 +7,31 @@ one and is exact at the rank it reports."""
 from __future__ import annotations
 
 import pytest
+import torch
 from hypothesis import example, given
+from hypothesis import strategies as st
 
 from lora_theory import formulas as F
 from lora_theory.analysis.fnn import best_partition, block_discrepancies
 from lora_theory.constructions.fnn import construct_fnn
+from lora_theory.numerics import unit_roundoff
 from lora_theory.partition import compositions
 from lora_theory.testing.assertions import (
     Example,
+    assert_at_least,
     assert_at_most,
+    assert_below,
+    assert_close,
     assert_equal,
     assert_exact,
     assert_not_exact,
+    refusal_allowed,
     regime,
 )
-from lora_theory.testing.fnn import block_map_residual, domain_points
-from lora_theory.testing.instances import build_fnn_instance
-from lora_theory.testing.strategies import fnn_instances
+from lora_theory.testing.fnn import block_map_residual, domain_points, linearised_preactivation_minimum
+from lora_theory.testing.instances import build_fnn_instance, build_offgen_fnn_instance
+from lora_theory.testing.strategies import fnn_instances, offgen_fnn_instances
+from lora_theory.tolerance import Tolerance
 
 pytestmark = pytest.mark.general_partition
 CLAIM = "general_partition"
@@ -69,6 +77,50 @@ def test_general_partition_optimal_never_worse(inst):
         err = float(c.output_error(domain_points(inst.domain, inst.seed)).max())
         assert_exact(ex, err, tol=c.tolerance(), name="optimal_exact",
                      what=f"error with the optimal partition {sizes} at R = {R}")
+
+
+@given(inst=offgen_fnn_instances(), data=st.data())
+@example(inst=build_offgen_fnn_instance("gaussian", 4, 4, 2, seed=0), data=None).via(
+    "N(0, 1/D) layers, generic targets, partition (3, 1), R = 2")
+@example(inst=build_offgen_fnn_instance("singular_layer", 3, 3, 2, seed=0), data=None).via(
+    "exactly singular W_1, partition (2, 1), R = 2")
+def test_general_partition_offgen_certified_or_refused(inst, data):
+    """Off the conditioned generators, the construction with a drawn consecutive partition P and any R is refused
+    with a typed error naming block and matrix, or answers: its linearised pre-activations stay ≥ 0 on the domain;
+    when it reports exact the output error on the domain is within its own tolerance; when it does not, every
+    block's weight product misses W̄_i by the error the block predicts, σ_{k_i+1}(E_i)."""
+    L, Lbar, D = inst.frozen.depth, inst.target.depth, inst.frozen.width
+    if data is None:
+        sizes, R = (L - Lbar + 1,) + (1,) * (Lbar - 1), min(2, D)
+    else:
+        sizes = data.draw(st.sampled_from(list(compositions(L, Lbar))), label="consecutive partition P")
+        R = data.draw(st.integers(1, D), label="LoRA rank R")
+    kind = inst.args.split(",", 1)[0].strip("'")
+    ex = Example(CLAIM, f"{inst.repro()}, partition={sizes}, R={R}", population=kind)
+    with refusal_allowed(ex, name="offgen", what=f"construct_fnn with partition {sizes} on a {kind} pair") as outcome:
+        c = construct_fnn(inst.frozen, inst.target, R, inst.domain, partition=sizes)
+    if outcome.refused:
+        return
+    X = domain_points(inst.domain, inst.seed)
+    low, bound = linearised_preactivation_minimum(c, X)
+    u = unit_roundoff(torch.float64)
+    slack = Tolerance(u * D ** 2 * bound, bound, "u·D²·B (rounding of a pre-activation bounded by B)",
+                      {"u": u, "D": D, "B": bound})
+    assert_at_least(ex, low, bound=0.0, tol=slack, name="offgen_biases_safe",
+                    what=f"smallest linearised pre-activation over the domain points, partition {sizes}")
+    # assert_below / assert_close, not assert_exact / assert_not_exact: off-generator instances must not enter the
+    # separation ratio of the conditioned generators
+    if c.is_exact_in_theory():
+        err = float(c.output_error(X).max())
+        assert_below(ex, err, bound=0.0, tol=c.tolerance(), name="offgen_invariant",
+                     what=f"max_x ‖f(x) − f̄(x)‖₂ with partition {sizes} of a construction that reports exact")
+        regime("certified exact")
+    else:
+        for i, blk in enumerate(c.blocks):
+            assert_close(ex, block_map_residual(c, i), expected=blk.linear.predicted_error(),
+                         tol=blk.linear.tolerance(), name="offgen_value",
+                         what=f"‖∏_(P_{i + 1})W̃ − W̄_{i + 1}‖₂ vs block {i + 1}'s predicted σ_{{k+1}}(E_{i + 1})")
+        regime("certified not exact")
 
 
 def _ranges(L, Lbar):

@@ -27,15 +27,18 @@ from lora_theory.errors import SingularityError
 from lora_theory.random_matrices import generator
 from lora_theory.testing.assertions import (
     Example,
+    assert_above,
     assert_at_most,
+    assert_below,
     assert_close,
     assert_exact,
     assert_not_exact,
     assert_true,
+    refusal_allowed,
     regime,
 )
-from lora_theory.testing.instances import FNNInstance, build_fnn_instance
-from lora_theory.testing.strategies import seeds
+from lora_theory.testing.instances import FNNInstance, build_fnn_instance, build_offgen_fnn_instance
+from lora_theory.testing.strategies import RELATIVE_CHANGES, WEIGHT_SCALES, seeds
 from lora_theory.tolerance import Tolerance
 
 pytestmark = pytest.mark.lemma6_tfl
@@ -44,6 +47,8 @@ PROBES = 64
 #: the target gap must exceed the rounding bound τ on ‖h(x) − h(x′)‖ by this factor, so that "the target differs"
 #: can never be a rounding artefact
 MARGIN = 1e3
+#: off-generator populations whose layer 1 is random (the lemma's setting), and the singular-W_1 control
+TFL_POPULATIONS = ("gaussian", "xavier", "tiny_change", "zero_discrepancy", "singular_layer")
 
 
 class TFLCase:
@@ -213,3 +218,66 @@ def test_lemma6_tfl_domain_caveat(case, point_seed):
                 what=f"the closed-form TFL misses the target at a certificate point by ≥ (gap − spread)/2 = {half:.3e} "
                      "(triangle inequality, to 1e-12 relative)",
                 seen=f"miss {miss:.3e}")
+
+
+@st.composite
+def offgen_tfl_cases(draw: st.DrawFn) -> TFLCase:
+    """A frozen FNN of an off-generator population with a one-layer target (generic, or a change of the frozen
+    product), D ∈ 2..6, L ∈ 2..4, and a probe seed. The populations are those whose layer 1 is random, as the lemma
+    assumes (Gaussian, Xavier, tiny change on large weights, E = 0) and the exactly singular W_1 (refused). Not the
+    diagonal / permutation-like ones: there the target is aligned with a diagonal W_1 (unit j of f̄ reads only
+    unit j of W_1x + b_1), and when that dependence is increasing and clipped where unit j is, f̄ *is* a function of
+    h = ReLU(W_1x + b_1) — final-layers tuning matches it, and "no certificate" is the truth (e.g.
+    ``build_offgen_fnn_instance('diagonal', 2, 4, 1, dynamic_range=100.0, relative_change=1e-12, seed=8080153)``)."""
+    kind = draw(st.sampled_from(TFL_POPULATIONS), label="off-generator population")
+    D = draw(st.integers(2, 6), label="width D")
+    L = draw(st.integers(2, 4), label="frozen depth L")
+    k = draw(st.one_of(st.none(), st.integers(0, D)), label="rank of the change (None: generic target)")
+    weight_scale = draw(st.sampled_from(WEIGHT_SCALES), label="weight scale") if kind == "tiny_change" else 1.0
+    change = draw(st.sampled_from(RELATIVE_CHANGES), label="relative change") if kind == "tiny_change" else 1e-6
+    final_relu = draw(st.booleans(), label="ReLU after the last layer")
+    seed = draw(seeds(), label="instance seed")
+    probe_seed = draw(seeds(), label="probe seed")
+    inst = build_offgen_fnn_instance(kind, D, L, 1, block_ranks=(k,), weight_scale=weight_scale,
+                                     relative_change=change, final_relu=final_relu, seed=seed)
+    return TFLCase(inst, probe_seed)
+
+
+@given(case=offgen_tfl_cases())
+@example(case=TFLCase(build_offgen_fnn_instance("gaussian", 4, 2, 1, seed=0), 0)).via("N(0, 1/D) layers, L = 2")
+@example(case=TFLCase(build_offgen_fnn_instance("singular_layer", 3, 3, 1, seed=0), 0)).via("exactly singular W_1")
+@example(case=TFLCase(build_offgen_fnn_instance("tiny_change", 4, 3, 1, block_ranks=(1,), weight_scale=1e4,
+                                                relative_change=1e-12, seed=0), 0)).via("1e-12 change on ‖W‖ = 1e4")
+def test_lemma6_tfl_offgen_certified_or_refused(case):
+    """Off the conditioned generators the final-layers-tuning certificate is refused with a typed error naming the
+    matrix (a singular W_1: the probes are solves with it), or produced and checked as in
+    :func:`test_lemma6_tfl_certificate` — ‖h(x) − h(x′)‖ ≤ τ, the shifted unit clipped at both points,
+    ‖f̄(x) − f̄(x′)‖ > 10³·τ, the certificate validates itself — never an untyped exception."""
+    inst = case.instance
+    kind = inst.args.split(",", 1)[0].strip("'")
+    ex = Example(CLAIM, case.repro(), {"D": case.width, "L": case.depth}, population=kind)
+    with refusal_allowed(ex, name="offgen", what=f"tfl_certificate on a {kind} frozen FNN") as outcome:
+        cert = tfl_certificate(inst.frozen, inst.target, gen=generator(case.probe_seed), probes=PROBES,
+                               margin=MARGIN)
+    if outcome.refused:
+        return
+    assert_true(ex, cert is not None, name="offgen_certificate", what=f"a certificate is found within {PROBES} probes",
+                seen=f"none: every probe's target gap was below {MARGIN:g}·τ")
+    pts = cert.points
+    pre = _first_layer(inst, pts)  # recomputed here, independently of the certificate's own numbers
+    h_diff = float(torch.linalg.vector_norm(torch.relu(pre[0]) - torch.relu(pre[1])))
+    gap = float(torch.linalg.vector_norm(inst.target(pts[:1]) - inst.target(pts[1:])))
+    tol = certificate_tolerance(inst.frozen.weights[0], inst.frozen.biases[0], cert.x, cert.x_prime)
+    # assert_below / assert_above, not assert_exact / assert_not_exact: off-generator instances must not enter the
+    # separation ratio of the conditioned generators
+    assert_below(ex, h_diff, bound=0.0, tol=tol, name="offgen_certificate",
+                 what="first-layer outputs ‖h(x) − h(x′)‖₂")
+    assert_above(ex, gap, bound=0.0, tol=tol.scaled(MARGIN, "certificate margin"), name="offgen_certificate",
+                 what="target outputs ‖f̄(x) − f̄(x′)‖₂")
+    k = cert.unit
+    for name, value in (("x", float(pre[0, k])), ("x′", float(pre[1, k]))):
+        assert_at_most(ex, value, bound=tol.value, name="offgen_certificate",
+                       what=f"pre-activation of the shifted unit k={k + 1} at {name} (must be clipped by the ReLU)")
+    assert_true(ex, cert.is_valid(), name="offgen_certificate", what="the certificate validates itself",
+                seen=f"{cert.summary()}; recomputed gap {gap:.3e}")
+    regime("certificate produced")

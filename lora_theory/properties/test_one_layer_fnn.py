@@ -15,10 +15,24 @@ from lora_theory.analysis.fnn import block_discrepancies
 from lora_theory.claims import get_claim
 from lora_theory.constructions.fnn import construct_fnn
 from lora_theory.numerics import spectral_norm
-from lora_theory.testing.assertions import Example, assert_close, assert_exact, assert_not_exact, regime
+from lora_theory.testing.assertions import (
+    Example,
+    assert_below,
+    assert_close,
+    assert_exact,
+    assert_not_exact,
+    refusal_allowed,
+    regime,
+)
 from lora_theory.testing.fnn import domain_points
-from lora_theory.testing.instances import build_fnn_instance
-from lora_theory.testing.strategies import fnn_instances
+from lora_theory.testing.instances import FNN_POPULATIONS, build_fnn_instance, build_offgen_fnn_instance
+from lora_theory.testing.strategies import (
+    DYNAMIC_RANGES,
+    RELATIVE_CHANGES,
+    WEIGHT_SCALES,
+    fnn_instances,
+    seeds,
+)
 
 pytestmark = pytest.mark.one_layer_fnn
 CLAIM = "one_layer_fnn"
@@ -52,3 +66,65 @@ def test_one_layer_fnn_formula(inst, data):
         assert_close(ex, to_target, expected=float(s[k]), tol=c.blocks[0].linear.tolerance(), name="formula",
                      what="‖∏W + LR_k(E) − W̄‖₂ vs σ_{k+1}(E)")
         assert_not_exact(ex, to_target, tol=c.blocks[0].linear.tolerance(), name="formula", what=f"weights at R = {R}")
+
+
+@st.composite
+def offgen_one_block_instances(draw: st.DrawFn):
+    """A one-layer target (L̄ = 1) over a frozen FNN of an off-generator population (as
+    :func:`~lora_theory.testing.strategies.offgen_fnn_instances`, with L̄ fixed to 1)."""
+    kind = draw(st.sampled_from(FNN_POPULATIONS), label="off-generator population")
+    D = draw(st.integers(1, 6), label="width D")
+    L = draw(st.integers(1, 4), label="frozen depth L")
+    k = draw(st.one_of(st.none(), st.integers(0, D)), label="rank of the change (None: generic target)")
+    dynamic_range = draw(st.sampled_from(DYNAMIC_RANGES), label="dynamic range") if kind in (
+        "diagonal", "permutation") else 1e4
+    weight_scale = draw(st.sampled_from(WEIGHT_SCALES), label="weight scale") if kind == "tiny_change" else 1.0
+    change = draw(st.sampled_from(RELATIVE_CHANGES), label="relative change") if kind in (
+        "diagonal", "permutation", "tiny_change") else 1e-6
+    final_relu = draw(st.booleans(), label="ReLU after the last layer")
+    domain = draw(st.sampled_from(("ball", "box")), label="domain kind")
+    seed = draw(seeds(), label="seed")
+    return build_offgen_fnn_instance(kind, D, L, 1, block_ranks=(k,), dynamic_range=dynamic_range,
+                                     weight_scale=weight_scale, relative_change=change, final_relu=final_relu,
+                                     domain=domain, seed=seed)
+
+
+@given(inst=offgen_one_block_instances(), R=st.integers(1, 6))
+@example(inst=build_offgen_fnn_instance("gaussian", 4, 2, 1, seed=0), R=1).via("N(0, 1/D) layers, generic target")
+@example(inst=build_offgen_fnn_instance("diagonal", 4, 1, 1, block_ranks=(1,), dynamic_range=1e8,
+                                        relative_change=1e-6, seed=0), R=1).via("diagonal, range 1e8, 1e-6 change")
+@example(inst=build_offgen_fnn_instance("singular_layer", 3, 2, 1, seed=0), R=3).via("exactly singular W_1")
+def test_one_layer_fnn_offgen_certified_or_refused(inst, R):
+    """Off the conditioned generators (L̄ = 1), the construction is refused with a typed error naming the matrix, or
+    its output equals ReLU((∏W + LR_k(E))x + b̄), k = min(RL, R_E), within its own tolerance on the domain; its
+    weights reach W̄ within the block tolerance when it reports exact, and miss it by σ_{k+1}(E) otherwise."""
+    D, L = inst.frozen.width, inst.frozen.depth
+    R = min(R, D)
+    kind = inst.args.split(",", 1)[0].strip("'")
+    ex = Example(CLAIM, f"{inst.repro()}, R={R}", population=kind)
+    with refusal_allowed(ex, name="offgen", what=f"construct_fnn on a {kind} pair with L̄ = 1") as outcome:
+        c = construct_fnn(inst.frozen, inst.target, R, inst.domain)
+    if outcome.refused:
+        return
+    blk = block_discrepancies(inst.frozen, inst.target)[0]
+    k = int(get_claim(CLAIM).formulas["realised_rank"].subs({F.R: R, F.L: L, F.R_E: blk.rank}))
+    U, s, Vh = torch.linalg.svd(blk.discrepancy)
+    realised = blk.product + (U[:, :k] * s[:k]) @ Vh[:k]
+    X = domain_points(inst.domain, inst.seed)
+    h = X @ realised.T + inst.target.biases[0]
+    expected = torch.relu(h) if inst.frozen.final_relu else h
+    err = float(torch.linalg.vector_norm(c.adapted()(X) - expected, dim=1).max())
+    # assert_below / assert_close, not assert_exact / assert_not_exact: off-generator instances must not enter the
+    # separation ratio of the conditioned generators
+    assert_below(ex, err, bound=0.0, tol=c.tolerance(), name="offgen_formula",
+                 what="‖f(x) − ReLU((∏W + LR_k(E))x + b̄)‖₂ over the domain points")
+    lin = c.blocks[0].linear
+    to_target = spectral_norm(lin.residual())
+    if c.is_exact_in_theory():
+        assert_below(ex, to_target, bound=0.0, tol=lin.tolerance(), name="offgen_invariant",
+                     what="‖∏W̃ − W̄‖₂ of a construction that reports exact")
+        regime("certified exact")
+    else:
+        assert_close(ex, to_target, expected=lin.predicted_error(), tol=lin.tolerance(), name="offgen_value",
+                     what="‖∏W̃ − W̄‖₂ vs the predicted σ_{k+1}(E)")
+        regime("certified not exact")
