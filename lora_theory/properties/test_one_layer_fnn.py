@@ -25,14 +25,8 @@ from lora_theory.testing.assertions import (
     regime,
 )
 from lora_theory.testing.fnn import domain_points
-from lora_theory.testing.instances import FNN_POPULATIONS, build_fnn_instance, build_offgen_fnn_instance
-from lora_theory.testing.strategies import (
-    DYNAMIC_RANGES,
-    RELATIVE_CHANGES,
-    WEIGHT_SCALES,
-    fnn_instances,
-    seeds,
-)
+from lora_theory.testing.instances import build_fnn_instance, build_offgen_fnn_instance
+from lora_theory.testing.strategies import fnn_instances, offgen_fnn_instances
 
 pytestmark = pytest.mark.one_layer_fnn
 CLAIM = "one_layer_fnn"
@@ -68,28 +62,7 @@ def test_one_layer_fnn_formula(inst, data):
         assert_not_exact(ex, to_target, tol=c.blocks[0].linear.tolerance(), name="formula", what=f"weights at R = {R}")
 
 
-@st.composite
-def offgen_one_block_instances(draw: st.DrawFn):
-    """A one-layer target (L̄ = 1) over a frozen FNN of an off-generator population (as
-    :func:`~lora_theory.testing.strategies.offgen_fnn_instances`, with L̄ fixed to 1)."""
-    kind = draw(st.sampled_from(FNN_POPULATIONS), label="off-generator population")
-    D = draw(st.integers(1, 6), label="width D")
-    L = draw(st.integers(1, 4), label="frozen depth L")
-    k = draw(st.one_of(st.none(), st.integers(0, D)), label="rank of the change (None: generic target)")
-    dynamic_range = draw(st.sampled_from(DYNAMIC_RANGES), label="dynamic range") if kind in (
-        "diagonal", "permutation") else 1e4
-    weight_scale = draw(st.sampled_from(WEIGHT_SCALES), label="weight scale") if kind == "tiny_change" else 1.0
-    change = draw(st.sampled_from(RELATIVE_CHANGES), label="relative change") if kind in (
-        "diagonal", "permutation", "tiny_change") else 1e-6
-    final_relu = draw(st.booleans(), label="ReLU after the last layer")
-    domain = draw(st.sampled_from(("ball", "box")), label="domain kind")
-    seed = draw(seeds(), label="seed")
-    return build_offgen_fnn_instance(kind, D, L, 1, block_ranks=(k,), dynamic_range=dynamic_range,
-                                     weight_scale=weight_scale, relative_change=change, final_relu=final_relu,
-                                     domain=domain, seed=seed)
-
-
-@given(inst=offgen_one_block_instances(), R=st.integers(1, 6))
+@given(inst=offgen_fnn_instances(target_depth=1), R=st.integers(1, 6))
 @example(inst=build_offgen_fnn_instance("gaussian", 4, 2, 1, seed=0), R=1).via("N(0, 1/D) layers, generic target")
 @example(inst=build_offgen_fnn_instance("diagonal", 4, 1, 1, block_ranks=(1,), dynamic_range=1e8,
                                         relative_change=1e-6, seed=0), R=1).via("diagonal, range 1e8, 1e-6 change")

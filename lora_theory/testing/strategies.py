@@ -158,14 +158,15 @@ def offgen_linear_instances(draw: st.DrawFn, *, max_width: int = 16, max_depth: 
 
 @st.composite
 def offgen_fnn_instances(draw: st.DrawFn, *, max_width: int = 6, max_depth: int = 4,
-                         populations: tuple[str, ...] = FNN_POPULATIONS, generic: bool | None = None) -> FNNInstance:
-    """FNN pairs from the off-generator populations (uniform partition): population, D, L, L̄ ≤ L, per-block change
-    ranks (or generic targets; ``generic`` fixes the choice), the population's level, ``final_relu``, the domain
-    kind, and a seed."""
+                         populations: tuple[str, ...] = FNN_POPULATIONS, generic: bool | None = None,
+                         target_depth: int | None = None) -> FNNInstance:
+    """FNN pairs from the off-generator populations (uniform partition): population, D, L, L̄ ≤ L (``target_depth``
+    fixes it, e.g. 1 for one-layer targets), per-block change ranks (or generic targets; ``generic`` fixes the
+    choice), the population's level, ``final_relu``, the domain kind, and a seed."""
     kind = draw(st.sampled_from(populations), label="off-generator population")
     D = draw(st.integers(1, max_width), label="width D")
-    L = draw(st.integers(1, max_depth), label="frozen depth L")
-    Lbar = draw(st.integers(1, L), label="target depth L̄")
+    L = draw(st.integers(target_depth or 1, max(max_depth, target_depth or 1)), label="frozen depth L")
+    Lbar = target_depth if target_depth is not None else draw(st.integers(1, L), label="target depth L̄")
     if generic is None:
         generic = draw(st.booleans(), label="generic (independent) target layers")
     ranks = None if generic else tuple(draw(st.integers(0, D), label=f"rank of change {i + 1}") for i in range(Lbar))
