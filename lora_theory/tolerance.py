@@ -388,9 +388,10 @@ def _tfn_tolerance_normwise(*, unit_roundoff: float, width: int, adapted: tuple[
 
 
 def gamma(n: int, unit_roundoff: float) -> float:
-    """γ_n = n·u/(1 − n·u): the componentwise error factor of an n-term inner product (Higham, §3.1)."""
+    """γ_n = n·u/(1 − n·u): the componentwise error factor of an n-term inner product (Higham, §3.1); ∞ once
+    n·u ≥ 1, where no such bound exists (a check against it then fails as non-finite, never passes)."""
     nu = n * unit_roundoff
-    return nu / (1.0 - nu)
+    return nu / (1.0 - nu) if nu < 1 else math.inf
 
 
 def softmax_rounding(keys: int, unit_roundoff: float, tiny: float) -> tuple[float, float, float]:

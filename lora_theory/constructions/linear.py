@@ -56,7 +56,7 @@ from lora_theory.numerics import (
     suffix_products,
     unit_roundoff,
 )
-from lora_theory.tolerance import LAPACK_TOLMUL, Tolerance, chain_tolerance, residual_rounding, singularity_floor
+from lora_theory.tolerance import LAPACK_TOLMUL, Tolerance, chain_tolerance, gamma, residual_rounding, singularity_floor
 from lora_theory.validation import as_matrix, as_square_stack, check_layer_ranks, check_positive_float, check_same_dtype
 
 __all__ = ["SolveRecord", "LinearConstruction", "construct_linear", "checked_solve"]
@@ -326,11 +326,6 @@ def _certify(c: LinearConstruction) -> tuple[bool, float]:
     return bool(gap <= c.tolerance().value), res + rr
 
 
-def _gamma(k: int, u: float) -> float:
-    """γ_k = k·u/(1 − k·u) (Higham, §3.1)."""
-    return k * u / (1.0 - k * u) if k * u < 1 else math.inf
-
-
 def _prefix_deviation(Ws: Sequence[torch.Tensor], layer: int, pre: torch.Tensor, *, P: torch.Tensor,
                       U: torch.Tensor, s: torch.Tensor, Vh: torch.Tensor, fitted: int, u: float) -> float:
     """An upper bound on ‖Pre − Suf⁻¹T‖₂ for the computed prefix Pre of 0-based ``layer`` l (Suf = W_L⋯W_{l+1} in
@@ -350,17 +345,17 @@ def _prefix_deviation(Ws: Sequence[torch.Tensor], layer: int, pre: torch.Tensor,
     T = P + low
     SP = suf @ pre
     r = spectral_norm(SP - T)
-    bound = (_gamma((L - layer) * D, u) * (abs_suf @ pre.abs())
-             + _gamma(max(L - 1, 1) * D, u) * chain_product([w.abs() for w in Ws])
-             + _gamma(fitted + 1, u) * ((U[:, :fitted].abs() * s[:fitted]) @ Vh[:fitted].abs())
-             + _gamma(2, u) * (SP.abs() + T.abs()))
+    bound = (gamma((L - layer) * D, u) * (abs_suf @ pre.abs())
+             + gamma(max(L - 1, 1) * D, u) * chain_product([w.abs() for w in Ws])
+             + gamma(fitted + 1, u) * ((U[:, :fitted].abs() * s[:fitted]) @ Vh[:fitted].abs())
+             + gamma(2, u) * (SP.abs() + T.abs()))
     # plus the SVD's backward error on E (T is built from computed singular triplets; module docstring of
     # lora_theory.tolerance): 2(D² + 2·TOLMUL)·u·‖E‖
     rounding = (float(torch.linalg.matrix_norm(bound, ord="fro"))
                 + 2.0 * (D * D + 2.0 * LAPACK_TOLMUL) * u * float(s[0]))
     sv_suf = singular_values(suf)
     n_suf = L - layer
-    suf_floor = _gamma(max(n_suf - 1, 0) * D, u) * float(torch.linalg.matrix_norm(abs_suf, ord="fro"))
+    suf_floor = gamma(max(n_suf - 1, 0) * D, u) * float(torch.linalg.matrix_norm(abs_suf, ord="fro"))
     suf_min = float(sv_suf[-1]) - suf_floor - u * (D * D + 2.0 * LAPACK_TOLMUL) * float(sv_suf[0])
     return (r + rounding) / suf_min if suf_min > 0 else math.inf
 
