@@ -61,11 +61,11 @@ LEMMA1_ERROR_INDEX = R * L + 1
 LEMMA1_ERROR_2NORM = sigma(R * L + 1)
 #: lemma1 — optimal Frobenius error (Σ_{i>RL} σ_i(E)²)^{1/2}
 LEMMA1_FROBENIUS_ERROR = sp.sqrt(sp.Sum(sigma(i) ** 2, (i, R * L + 1, D)))
-#: hetero_ranks — total rank budget Σ_l R_l
+#: lemma8 — total rank budget Σ_l R_l
 HETERO_TOTAL_RANK = sp.Sum(R_l[l], (l, 1, L))
-#: hetero_ranks — exact iff Σ_l R_l ≥ R_E
+#: lemma8 — exact iff Σ_l R_l ≥ R_E
 HETERO_EXACT = sp.GreaterThan(HETERO_TOTAL_RANK, R_E)
-#: hetero_ranks — optimal spectral error σ_{ΣR_l + 1}(E)
+#: lemma8 — optimal spectral error σ_{ΣR_l + 1}(E)
 HETERO_ERROR_2NORM = sigma(HETERO_TOTAL_RANK + 1)
 #: trainable scalars of a linear chain with uniform rank R: 2RD per layer
 LINEAR_PARAMETER_COUNT = 2 * R * D * L
@@ -74,7 +74,7 @@ r = sp.Symbol("r", integer=True, nonnegative=True)  # a rank r ≤ D
 prefix_index = sp.Symbol("j", integer=True, positive=True)  # j-th adapted prefix of the Lemma 1 construction
 #: eym — Eckart–Young–Mirsky: the best rank-r approximation misses by σ_{r+1} in the spectral norm
 EYM_ERROR = sigma(r + 1)
-#: assumption_linear, lemma2 — σ_min/σ_max below which a matrix to solve with counts as singular
+#: assumption_linear, lemma3 — σ_min/σ_max below which a matrix to solve with counts as singular
 SINGULARITY_THRESHOLD_VALUE = sp.Float(SINGULARITY_THRESHOLD)
 #: assumption_linear — the Lemma 1 construction solves with ∏W + LR_r(E) only for r = jR (j = 1..L−1)
 LINEAR_PREFIX_RANKS = sp.Eq(r, prefix_index * R)
@@ -126,7 +126,7 @@ def with_layer_ranks(expr: sp.Basic, ranks: tuple[int, ...]) -> sp.Basic:
     return expanded.subs({R_l[j + 1]: int(r) for j, r in enumerate(ranks)})
 
 
-# --- ReLU FNN (claims theorem3, corollary4, general_partition, one_layer_fnn) --------------------------------------
+# --- ReLU FNN (claims theorem3, corollary4, theorem6, lemma2) --------------------------------------
 
 Lbar = sp.Symbol("Lbar", integer=True, positive=True)  # target depth L̄
 R_max = sp.Symbol("R_Emax", integer=True, nonnegative=True)  # max_i rank(E_i), E_i = W̄_i − ∏_{P_i} W
@@ -140,15 +140,15 @@ M_EXPR = sp.floor(L / Lbar)
 THEOREM3_THRESHOLD = sp.ceiling(R_max / M_EXPR)
 #: corollary4 — random weights: rank(E_i) = D almost surely, so R ≥ ⌈D / ⌊L/L̄⌋⌉
 COROLLARY4_THRESHOLD = sp.ceiling(D / M_EXPR)
-#: general_partition — R ≥ max_i ⌈rank(E_i) / |P_i|⌉ (display form; see general_threshold for a concrete L̄)
+#: theorem6 — R ≥ max_i ⌈rank(E_i) / |P_i|⌉ (display form; see general_threshold for a concrete L̄)
 GENERAL_THRESHOLD = max_i(sp.ceiling(r_i[i] / n_i[i]))
-#: one_layer_fnn — realised weight ∏W + LR_{min(RL, R_E)}(E), exact iff R ≥ ⌈R_E/L⌉
+#: lemma2 — realised weight ∏W + LR_{min(RL, R_E)}(E), exact iff R ≥ ⌈R_E/L⌉
 ONE_LAYER_THRESHOLD = LEMMA1_THRESHOLD
 #: trainable scalars of an FNN with LoRA rank R and tuned biases: 2RD + D per layer
 FNN_PARAMETER_COUNT = 2 * R * D * L + D * L
 #: assumption1 — the ranks of the LR_r(E_i) Assumption 1 lists: r ≤ R(M − 1)
 ASSUMPTION1_RANGE = sp.Le(r, R * (M_EXPR - 1))
-#: one_layer_fnn — the rank of the realised correction LR_{RL ∧ R_E}(E) (Lemma 9, the detailed Lemma 2)
+#: lemma2 — the rank of the realised correction LR_{RL ∧ R_E}(E) (Lemma 9, the detailed Lemma 2)
 ONE_LAYER_REALISED_RANK = sp.Min(R * L, R_E)
 
 
@@ -159,7 +159,7 @@ def general_threshold(ranks: tuple[int, ...], sizes: tuple[int, ...]) -> int:
     return evaluate_integer(expr, values)
 
 
-# --- Transformer (claims theorem7, theorem7_scope, tfn_gap) --------------------------------------------------------
+# --- Transformer (claims theorem7, theorem7_scope, theorem7_gap) -------------------------------------------------
 
 H = sp.Symbol("H", integer=True, positive=True)  # heads
 G_i = sp.IndexedBase("G", integer=True, nonnegative=True)  # rank-based functionality gaps G_1..G_{L+1}
@@ -207,7 +207,7 @@ def threshold_gap(width: int, depth: int, target_depth: int) -> tuple[int, int]:
     return evaluate_integer(ABSTRACT_THEOREM_THRESHOLD, values), evaluate_integer(ABSTRACT_THRESHOLD, values)
 
 
-# --- final-layers tuning (claim lemma6_tfl; arXiv 2310.17513v3, Lemma 4) ---------------------------------------------
+# --- final-layers tuning (claim lemma4; arXiv 2310.17513v3, Lemma 4) ---------------------------------------------
 
 #: k — number of final layers tuned (1 ≤ k ≤ L − 1)
 TFL_LAYERS = sp.Symbol("k", integer=True, positive=True)

@@ -6,7 +6,7 @@ Results used (arXiv 2310.17513v3):
 * Theorem 3 (p. 6), claim ``theorem3`` — uniform partition, M = ⌊L/L̄⌋ frozen layers per target layer: adapters of
   rank R ≥ ⌈max_i rank(E_i)/M⌉ (``formulas.THEOREM3_THRESHOLD``) plus updated biases make f = f̄ on the input
   domain, where E_i = W̄_i − ∏_{l∈P_i} W_l is the discrepancy of block i;
-* Theorem 6 (p. 7), claim ``general_partition`` — any consecutive partition: R ≥ max_i ⌈rank(E_i)/|P_i|⌉
+* Theorem 6 (p. 7), claim ``theorem6`` — any consecutive partition: R ≥ max_i ⌈rank(E_i)/|P_i|⌉
   (``formulas.GENERAL_THRESHOLD``); the partition minimising it comes from
   :func:`lora_theory.analysis.fnn.best_partition`;
 * Theorem 5 (p. 6), claim ``theorem5`` — below the threshold the construction's mean error is at most the tight
@@ -232,7 +232,7 @@ def rank_thresholds(frozen: ReLUFNN, target: ReLUFNN, *, tau: float | None = Non
     best_ranks = tuple(d.rank for d in block_discrepancies(frozen, target, partition=best_sizes, tau=tau))
     optimal_value = F.general_threshold(best_ranks, best_sizes)
     terms = ", ".join(f"⌈{r}/{n}⌉" for r, n in zip(best_ranks, best_sizes))
-    optimal = ThresholdRow("general_partition", optimal_value, tuple(best_sizes), best_ranks,
+    optimal = ThresholdRow("theorem6", optimal_value, tuple(best_sizes), best_ranks,
                            sp.sstr(F.GENERAL_THRESHOLD),
                            f"r = rank(E_i) = {list(best_ranks)}, n = |P_i| = {list(best_sizes)}: "
                            f"max({terms}) = {optimal_value}")

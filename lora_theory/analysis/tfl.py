@@ -1,4 +1,4 @@
-"""Tuning final layers (TFL) versus LoRA: claim ``lemma6_tfl`` (arXiv 2310.17513v3, Lemma 4, p. 7; the paper calls it
+"""Tuning final layers (TFL) versus LoRA: claim ``lemma4`` (arXiv 2310.17513v3, Lemma 4, p. 7; the paper calls it
 "final layers tuning"; its general version is Lemma 12, App. E.4, p. 32).
 
 TFL freezes layer 1 of an L-layer ReLU FNN, (W_1, b_1), and tunes every weight and bias of layers 2..L at full rank.

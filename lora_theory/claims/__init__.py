@@ -11,15 +11,22 @@ Where claims come from, in the order :func:`all_claims` lists them:
 * your own repository — call ``register(Claim(...))`` in a ``conftest.py`` (at import): the pytest plugin adds the
   ``pytest.mark.<id>`` marker for it, also under ``--strict-markers``.
 
-Ids are stable names (``lemma1``, ``hetero_ranks``, …), never the paper's numbers: if the numbering of a version of
-the paper differs, only ``reference`` changes. ``status`` says plainly what has not been confirmed against the
-paper's PDF (see docs/claims.md).
+Ids follow the numbering of the camera-ready arXiv 2310.17513v3 (``lemma3`` is its Lemma 3, ``theorem6`` its
+Theorem 6); claims that check one part of a numbered result add a suffix (``theorem7_gap``, ``theorem5_printed``),
+and facts the paper uses without numbering them have descriptive ids (``eym``). ``number`` and ``pages`` give the
+paper's number and page(s); ``status`` says what was checked against which page and how (see docs/claims.md).
+
+Renamed ids. Before the ids followed v3, five claims had descriptive names; they still resolve, with a
+:class:`DeprecationWarning`, for the 0.2 release (:data:`RENAMED`). One old id could not be kept: ``lemma2`` used to
+name the statement the paper numbers Lemma 3 (random weights satisfy Assumption 1) and now names the paper's Lemma 2
+(one-layer target); :func:`renamed_notice` says so whenever ``lemma2`` is asked for by id (:data:`REUSED`).
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -29,9 +36,20 @@ import sympy as sp
 from lora_theory.errors import DomainError, LoRATheoryError, UnknownClaimError
 
 __all__ = ["Claim", "ThresholdArgs", "ThresholdSpec", "register", "get_claim", "all_claims", "builtin_claims",
-           "threshold_models", "ENTRY_POINT_GROUP"]
+           "threshold_models", "renamed_notice", "ENTRY_POINT_GROUP", "RENAMED", "REUSED"]
 
 ENTRY_POINT_GROUP = "lora_theory.claims"
+
+#: old id → new id, for the ids renamed to the v3 numbering (accepted with a DeprecationWarning until 0.3)
+RENAMED: Mapping[str, str] = {
+    "one_layer_fnn": "lemma2",
+    "general_partition": "theorem6",
+    "lemma6_tfl": "lemma4",
+    "hetero_ranks": "lemma8",
+    "tfn_gap": "theorem7_gap",
+}
+#: ids whose meaning changed: the id now names the paper's result of that number; the old claim moved to the value
+REUSED: Mapping[str, str] = {"lemma2": "lemma3"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,10 @@ class Claim:
     formulas: Mapping[str, sp.Basic] = field(default_factory=dict)
     threshold: ThresholdSpec | None = None
     notes: str = ""
+    #: the paper's number of the result ("Lemma 3", "Theorem 7", "Appendix H"), "" for claims outside the paper
+    number: str = ""
+    #: where the paper states it ("p. 6", "pp. 37–38"), "" for claims outside the paper
+    pages: str = ""
 
     @property
     def property_file(self) -> str:
@@ -137,11 +159,29 @@ def all_claims() -> list[Claim]:
     return builtin + [c for c in _REGISTRY.values() if c.id not in ids]
 
 
+def renamed_notice(claim_id: str) -> str | None:
+    """One line for an id that was renamed (it still resolves) or reused (it now names another result); else None."""
+    if claim_id in RENAMED:
+        return (f"claim id {claim_id!r} is deprecated: it was renamed {RENAMED[claim_id]!r} to follow the numbering "
+                "of arXiv 2310.17513v3 (the old id is accepted until lora-theory 0.3)")
+    if claim_id in REUSED:
+        return (f"note: claim id {claim_id!r} now names the paper's Lemma 2 (one-layer target, arXiv 2310.17513v3, "
+                f"p. 5); the claim it named before (random weights satisfy Assumption 1, the paper's Lemma 3) is "
+                f"{REUSED[claim_id]!r}")
+    return None
+
+
 def get_claim(claim_id: str) -> Claim:
-    """The claim with this id, or :class:`~lora_theory.errors.UnknownClaimError` listing the known ids."""
+    """The claim with this id, or :class:`~lora_theory.errors.UnknownClaimError` listing the known ids.
+
+    A renamed id (:data:`RENAMED`) resolves to its new claim with a :class:`DeprecationWarning`.
+    """
     _load()
     if not isinstance(claim_id, str):
         raise UnknownClaimError(f"claim id must be a string; got {type(claim_id).__name__} {claim_id!r}")
+    if claim_id in RENAMED and claim_id not in _REGISTRY:
+        warnings.warn(renamed_notice(claim_id), DeprecationWarning, stacklevel=2)
+        claim_id = RENAMED[claim_id]
     try:
         return _REGISTRY[claim_id]
     except KeyError:

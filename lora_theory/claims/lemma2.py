@@ -1,17 +1,17 @@
-"""Claim ``lemma2`` — random weights satisfy Assumption 1 almost surely: arXiv 2310.17513v3, Lemma 3 (p. 6; proof in
-App. E.2, p. 27). The claim id keeps its historical name; the paper's Lemma 2 is claim ``one_layer_fnn``."""
+"""Claim ``lemma2`` — arXiv 2310.17513v3, Lemma 2 (one-layer target, p. 5; detailed version Lemma 9, App. E.1,
+p. 25)."""
 
 from __future__ import annotations
 
 from lora_theory import formulas as F
 from lora_theory.claims import Claim, register
 
-LEMMA2 = register(Claim(
+ONE_LAYER_FNN = register(Claim(
     id="lemma2",
-    reference="arXiv 2310.17513v3, Lemma 3 (p. 6)",
-    statement="frozen and target weights with independent continuous entries satisfy Assumption 1 almost surely, "
-              "for every R (conditioning is only reported: 'almost surely' says nothing about it)",
-    status="the paper numbers this statement Lemma 3 (the id is historical); wording not yet confirmed against the "
-           "paper's PDF; the proof idea checked here is this package's own argument",
-    formulas={"singularity_threshold": F.SINGULARITY_THRESHOLD_VALUE},
+    reference="arXiv 2310.17513v3, Lemma 2 (p. 5; detailed version Lemma 9, p. 25)",
+    statement="L̄ = 1: LoRA + biases realise ReLU((∏W + LR_{min(RL, R_E)}(E))x + b̄) on a bounded domain for every "
+              "R; exact iff R ≥ ⌈R_E/L⌉",
+    status="wording not yet confirmed against the paper's PDF",
+    formulas={"threshold": F.ONE_LAYER_THRESHOLD,
+              "realised_rank": F.ONE_LAYER_REALISED_RANK},
 ))

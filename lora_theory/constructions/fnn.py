@@ -1,5 +1,5 @@
 """Theorem 3 construction (claim ``theorem3``, arXiv 2310.17513v3, Theorem 3) and its relatives: general partitions
-(``general_partition``), the one-layer lemma (``one_layer_fnn``) and the below-threshold version of Theorem 5.
+(``theorem6``), the one-layer lemma (``lemma2``) and the below-threshold version of Theorem 5.
 
 Block i of the partition (frozen layers p_1 < … < p_m) emulates target layer i:
 

@@ -1,4 +1,4 @@
-"""Lemma 1 construction (claim ``lemma1``, arXiv 2310.17513v3, Lemma 1) and per-layer ranks (``hetero_ranks``).
+"""Lemma 1 construction (claim ``lemma1``, arXiv 2310.17513v3, Lemma 1) and per-layer ranks (``lemma8``).
 
 Given a frozen chain W_1..W_L, a target W̄ and ranks R_l, layer l takes the singular directions
 J_l = {Σ_{j<l}R_j + 1, …, Σ_{j≤l}R_j} of E = W̄ − W_L⋯W_1 (as in the proof of Lemma 7, the detailed Lemma 1,
@@ -218,7 +218,7 @@ def construct_linear(weights: Sequence[torch.Tensor] | LinearChain, target: torc
                      singular_threshold: float = SINGULARITY_THRESHOLD,
                      require_hypothesis: bool = False, target_error: float = 0.0) -> LinearConstruction:
     """Build the Lemma 1 adapters for ``weights`` (W_1 first) → ``target`` with uniform ``rank`` R or per-layer
-    ranks ``[R_1, …, R_L]`` (claims ``lemma1``, ``hetero_ranks``).
+    ranks ``[R_1, …, R_L]`` (claims ``lemma1``, ``lemma8``).
 
     Shapes: every weight and the target are (D, D); adapter l is ``B: (D, r_l)``, ``A: (r_l, D)`` with
     r_l ≤ R_l the number of directions actually used.

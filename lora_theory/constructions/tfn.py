@@ -70,7 +70,7 @@ def _gap_rank(target_factors: list[torch.Tensor], frozen_factors: list[torch.Ten
 
 
 def tfn_gaps(frozen: TFN, target: TFN) -> tuple[int, ...]:
-    """G_1..G_L, G_{L+1} (claim ``tfn_gap``; arXiv 2310.17513v3, Theorem 7, eq. (23), p. 37), with
+    """G_1..G_L, G_{L+1} (claim ``theorem7_gap``; arXiv 2310.17513v3, Theorem 7, eq. (23), p. 37), with
     W_{2,0} = W̄_{2,0} = I::
 
         G_i = max_h rank(W̄_1i W̄_O W̄_V W̄_{2,i−1} − W_1i W_O W_V W_{2,i−1})

@@ -1,4 +1,4 @@
-"""Exact rational certificate for the Theorem 7 construction (claims ``theorem7`` and ``tfn_gap``, arXiv 2310.17513v3,
+"""Exact rational certificate for the Theorem 7 construction (claims ``theorem7``, ``theorem7_gap``; arXiv 2310.17513v3,
 Theorem 7, p. 8) on small integer TFNs.
 
 The float construction (:func:`lora_theory.constructions.tfn.construct_tfn`) can only be checked up to a tolerance.

@@ -129,7 +129,7 @@ def build_singular_prefix_instance(width: int, depth: int, *, kappa: float = 10.
                           int(seed))
 
 # ---------------------------------------------------------------------------------------------------------------
-# ReLU FNN instances (claims theorem3, corollary4, general_partition, one_layer_fnn, theorem5, …)
+# ReLU FNN instances (claims theorem3, corollary4, theorem6, lemma2, theorem5, …)
 # ---------------------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False)
@@ -208,7 +208,7 @@ def build_fnn_instance(width: int, depth: int, target_depth: int, block_ranks: t
     return FNNInstance(frozen, target, sizes, ranks, dom, float(kappa), float(ratio), int(seed), args)
 
 # ---------------------------------------------------------------------------------------------------------------
-# TFN instances (claims theorem7, theorem7_scope, tfn_gap)
+# TFN instances (claims theorem7, theorem7_scope, theorem7_gap)
 # ---------------------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False)

@@ -99,8 +99,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _claim_of(item: pytest.Item, claims: dict[str, Claim]) -> Claim | None:
-    """The claim whose marker the item carries (the closest one, if several); keywords do not count."""
-    return next((claims[m.name] for m in item.iter_markers() if m.name in claims), None)
+    """The claim whose marker the item carries (the closest one, if several); keywords do not count. A renamed
+    claim's old marker (``lora_theory.claims.RENAMED``) counts for the new claim."""
+    from lora_theory.claims import RENAMED
+
+    for m in item.iter_markers():
+        name = m.name if m.name in claims else RENAMED.get(m.name)
+        if name in claims:
+            return claims[name]
+    return None
 
 
 def _claim_dict(claim: Claim) -> dict:
@@ -116,6 +123,7 @@ class LoraTheorySession:
         self.previous_threads: int | None = None
         self.previous_profile: str | None = None
         self.claims: dict[str, Claim] = {}  # the registered claims whose marker was added
+        self._aliases: set[str] = set()  # renamed ids whose marker was added
 
     def start(self) -> None:
         from hypothesis.errors import InvalidArgument
@@ -142,12 +150,17 @@ class LoraTheorySession:
 
     def sync_markers(self) -> None:
         """Add the marker of every registered claim not yet added (claims registered by a conftest included)."""
-        from lora_theory.claims import all_claims
+        from lora_theory.claims import RENAMED, all_claims
 
         for claim in all_claims():
             if claim.id not in self.claims:
                 self.config.addinivalue_line("markers", f"{claim.id}: {claim.reference} — {claim.statement}")
                 self.claims[claim.id] = claim
+        for old, new in RENAMED.items():  # old markers keep working (and counting) under --strict-markers
+            if old not in self.claims and old not in self._aliases and new in self.claims:
+                self.config.addinivalue_line("markers", f"{old}: deprecated alias of {new} (renamed to follow the "
+                                                        "numbering of arXiv 2310.17513v3)")
+                self._aliases.add(old)
 
     def pytest_plugin_registered(self, plugin: object) -> None:
         # a conftest module is registered as a plugin right after its import: claims it registered get their

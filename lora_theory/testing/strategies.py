@@ -77,14 +77,14 @@ def per_layer_ranks(width: int, depth: int) -> st.SearchStrategy[tuple[int, ...]
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# ReLU FNN instances (claims theorem3, corollary4, general_partition, one_layer_fnn, theorem5, …)
+# ReLU FNN instances (claims theorem3, corollary4, theorem6, lemma2, theorem5, …)
 # ---------------------------------------------------------------------------------------------------------------
 
 @st.composite
 def fnn_instances(draw: st.DrawFn, *, max_width: int = 8, max_depth: int = 4, low_rank: bool | None = None,
                   general_partition: bool = False, target_depth: int | None = None) -> FNNInstance:
     """FNN pairs: architecture first (D, L, L̄ ≤ L), then the partition (uniform, or drawn when
-    ``general_partition``), the per-block discrepancy ranks (designed low rank, or generic full rank), the domain
+    ``theorem6``), the per-block discrepancy ranks (designed low rank, or generic full rank), the domain
     kind, ``final_relu``, and a seed."""
     from lora_theory.partition import compositions, uniform_partition
 
@@ -106,7 +106,7 @@ def fnn_instances(draw: st.DrawFn, *, max_width: int = 8, max_depth: int = 4, lo
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# TFN instances (claims theorem7, theorem7_scope, tfn_gap)
+# TFN instances (claims theorem7, theorem7_scope, theorem7_gap)
 # ---------------------------------------------------------------------------------------------------------------
 
 @st.composite

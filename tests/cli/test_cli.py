@@ -223,7 +223,7 @@ def test_claims_lists_the_registered_claims(capsys):
     rc, out, err = run(["claims"], capsys)
     assert rc == 0 and err == ""
     heads = [line.split(" — ")[0] for line in out.splitlines() if line and not line.startswith(" ")]
-    for cid in ("lemma1", "hetero_ranks", "assumption_linear"):
+    for cid in ("lemma1", "lemma8", "assumption_linear"):
         assert cid in heads, out
     assert "ceiling(R_E/L)" in out
 

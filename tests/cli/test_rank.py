@@ -2,7 +2,7 @@
 frozen/target FNN checkpoint pair.
 
 Claims behind the output (arXiv 2310.17513v3): ``theorem3`` (Theorem 3, p. 6: exact at R ≥ ⌈max_i rank(E_i)/⌊L/L̄⌋⌉),
-``general_partition`` (Theorem 6, p. 7: R ≥ max_i ⌈rank(E_i)/|P_i|⌉ for the best consecutive partition) and
+``theorem6`` (Theorem 6, p. 7: R ≥ max_i ⌈rank(E_i)/|P_i|⌉ for the best consecutive partition) and
 ``theorem5`` (Theorem 5, p. 6: below the threshold the mean error is at most the tight bound). The checkpoints are
 written by ``build_fnn_instance`` with *designed* block ranks, so every expected number below (ranks, thresholds) is
 computed here from the design, never read back from the code under test. The command runs through
@@ -90,9 +90,9 @@ def curve_rows(lines: list[str]) -> list[dict]:
 
 def threshold(lines: list[str], which: str) -> tuple[int, list[int]]:
     """(value, partition) from ``Theorem 3 (theorem3), uniform partition [2, 2]: R ≥ 3`` or
-    ``optimal partition (general_partition) [1, 3]: R ≥ 1``."""
+    ``optimal partition (theorem6) [1, 3]: R ≥ 1``."""
     prefix = {"uniform": "  Theorem 3 (theorem3), uniform partition ",
-              "optimal": "  optimal partition (general_partition) "}[which]
+              "optimal": "  optimal partition (theorem6) "}[which]
     line = next(line for line in lines if line.startswith(prefix))
     part, value = line[len(prefix):].split(": R ≥ ")
     return int(value), json.loads(part)
@@ -179,7 +179,7 @@ def test_exact_at_and_above_threshold_and_clearly_not_below(pairs, capsys, name)
             f"{at['tol']:.3e}; {pairs[name].repro}"
 
 
-def test_general_partition_needs_less_rank_than_the_uniform_one(folder, capsys):
+def test_theorem6_needs_less_rank_than_the_uniform_one(folder, capsys):
     """A target designed on the partition (1, 3) of L = 4: low rank there, generic (full rank) on the uniform
     blocks (2, 2), so the optimal-partition threshold is strictly below Theorem 3's."""
     D, L, Lbar, ks, part = 6, 4, 2, (1, 3), (1, 3)
@@ -216,7 +216,7 @@ def test_plot_is_a_png_and_json_has_the_printed_data(pairs, folder, capsys):
     assert [b["rank"] for b in doc["blocks"]] == list(ks)
     thr = designed_threshold(ks, L, Lbar)
     assert doc["thresholds"]["uniform"]["value"] == thr and doc["thresholds"]["uniform"]["claim"] == "theorem3"
-    assert doc["thresholds"]["optimal"]["claim"] == "general_partition"
+    assert doc["thresholds"]["optimal"]["claim"] == "theorem6"
     printed = curve_rows(lines)
     assert [c["rank"] for c in doc["curve"]] == [r["R"] for r in printed] == list(range(1, D + 1))
     for c, r in zip(doc["curve"], printed):

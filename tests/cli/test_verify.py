@@ -24,7 +24,7 @@ from lora_theory.cli.verify import PROPERTIES, pytest_command
 PASSING = '''
 import pytest
 
-pytestmark = pytest.mark.lemma2
+pytestmark = pytest.mark.lemma3
 
 
 def test_sum_of_ranks():
@@ -123,24 +123,24 @@ def test_full_run_lists_unchecked_claims_without_failing(tmp_path, user_dir, cap
     properties may live elsewhere) and do not fail the run, since a claim did pass."""
     from lora_theory.claims import all_claims
 
-    props = properties(tmp_path, lemma2=PASSING, lemma1=SKIPPED)
+    props = properties(tmp_path, lemma3=PASSING, lemma1=SKIPPED)
     report = user_dir / "all.json"
     rc, lines = verify(["--properties", str(props), "--json", str(report)], capfd)
     assert rc == 0, "\n".join(lines)
     doc = json.loads(report.read_text(encoding="utf-8"))
     assert [r["claim"] for r in doc["claims"]] == [c.id for c in all_claims()]
-    assert doc["claims_asked"] is None and "lemma1" in doc["not_checked"] and "lemma2" not in doc["not_checked"]
+    assert doc["claims_asked"] is None and "lemma1" in doc["not_checked"] and "lemma3" not in doc["not_checked"]
     assert any(line.startswith("not checked") and "do not fail a full run" in line for line in lines), lines
 
 
 def test_asked_claims_only_and_not_checked_fails(tmp_path, user_dir, capfd):
     """--claim: only the claims asked for are shown; one that was not checked (all skipped, or no test) fails."""
-    props = properties(tmp_path, lemma2=PASSING, lemma1=SKIPPED)
-    rc, lines = verify(["--properties", str(props), "--claim", "lemma1", "--claim", "theorem3", "--claim", "lemma2"],
+    props = properties(tmp_path, lemma3=PASSING, lemma1=SKIPPED)
+    rc, lines = verify(["--properties", str(props), "--claim", "lemma1", "--claim", "theorem3", "--claim", "lemma3"],
                        capfd)
     assert rc == 1, "\n".join(lines)  # never reported as verified
-    rows = [line for line in lines if line[:1].isalpha() and line.split()[0] in {"lemma1", "lemma2", "theorem3"}]
-    assert [row.split()[:2] for row in rows] == [["lemma1", "skipped"], ["lemma2", "passed"]], lines
+    rows = [line for line in lines if line[:1].isalpha() and line.split()[0] in {"lemma1", "lemma3", "theorem3"}]
+    assert [row.split()[:2] for row in rows] == [["lemma1", "skipped"], ["lemma3", "passed"]], lines
     assert "not run (1 of the 3 claims listed): theorem3" in lines  # the table's line for claims with no test
     note = next(line for line in lines if line.startswith("not checked"))
     assert "lemma1 (skipped)" in note and "theorem3 (not run)" in note and "verify fails" in note

@@ -291,14 +291,14 @@ def test_odd_width_threshold_is_the_ceiling(D, L, H, seed):
     inst = build_tfn_instance(D, L, H, None, seed=seed)  # independent random target: G_i = D almost surely
     gaps = tfn_gaps(inst.frozen, inst.target)
     assert len(gaps) == L + 1
-    assert all(0 <= g <= D for g in gaps), gaps  # tfn_gap.le_D
+    assert all(0 <= g <= D for g in gaps), gaps  # theorem7_gap.le_D
     assert gaps == (D,) * (L + 1), gaps
     threshold = max(math.ceil(g / 2) for g in gaps)
     assert threshold == math.ceil(D / 2) == D // 2 + 1  # e.g. D = 5 → 3, not 2
 
     below = construct_tfn(inst.frozen, inst.target, D // 2)
     at = construct_tfn(inst.frozen, inst.target, math.ceil(D / 2))
-    assert below.chain_gaps() == gaps and at.chain_gaps() == gaps  # tfn_gap.matches_construction
+    assert below.chain_gaps() == gaps and at.chain_gaps() == gaps  # theorem7_gap.matches_construction
     assert not below.is_exact_in_theory()
     assert at.is_exact_in_theory()
 

@@ -465,7 +465,7 @@ def _p(claim: str, *functions: str, expect: str | None = None, args: tuple = ())
 
 
 MUTANTS: tuple[Mutant, ...] = (
-    # --- lemma1 / hetero_ranks: linear chains
+    # --- lemma1 / lemma8: linear chains
     Mutant("lemma1_threshold_minus_one",
            "lemma1 registry threshold ⌈R_E/L⌉ − 1 (floored at 1): claims exactness one rank too early",
            _set_formula("lemma1", "threshold", sp.Max(F.LEMMA1_THRESHOLD - 1, 1)),
@@ -525,9 +525,9 @@ MUTANTS: tuple[Mutant, ...] = (
            _apply_chain_tolerance_without_amplification,
            _p("tests.unit.test_certification", "test_chain_tolerance_keeps_the_solve_amplification")),
     Mutant("hetero_ranks_exact_iff_max_layer_rank",
-           "hetero_ranks registry rule 'exact iff max_l R_l ≥ rank E' (per-layer instead of total budget)",
-           _set_formula("hetero_ranks", "exact_iff", sp.GreaterThan(_MAX_LAYER_RANK, F.R_E)),
-           _p("hetero_ranks", "test_hetero_ranks_compositions", expect="hetero_ranks.value")),
+           "lemma8 registry rule 'exact iff max_l R_l ≥ rank E' (per-layer instead of total budget)",
+           _set_formula("lemma8", "exact_iff", sp.GreaterThan(_MAX_LAYER_RANK, F.R_E)),
+           _p("lemma8", "test_lemma8_compositions", expect="lemma8.value")),
     # --- theorem3: ReLU FNNs
     Mutant("theorem3_threshold_minus_one",
            "theorem3 registry threshold ⌈max_i rank(E_i)/M⌉ − 1 (floored at 1)",
@@ -593,11 +593,11 @@ MUTANTS: tuple[Mutant, ...] = (
            _set_bound_form("printed", F.theorem5_bound_variant),
            _p("theorem5_printed", "test_theorem5_printed_adversarial", args=(0,),
               expect="theorem5_printed.adversarial")),
-    # --- lemma6_tfl: final-layers tuning
+    # --- lemma4: final-layers tuning
     Mutant("lemma6_tfl_no_shift",
            "tfl_certificate's probe x′ built without shifting the clipped unit (u′ = u): x′ = x, no certificate",
            _apply_tfl_no_shift,
-           _p("lemma6_tfl", "test_lemma6_tfl_certificate", expect="lemma6_tfl.certificate")),
+           _p("lemma4", "test_lemma4_certificate", expect="lemma4.certificate")),
     # --- theorem7 / theorem7_scope: transformers
     Mutant("theorem7_adapter_on_w1",
            "TFN construction also moves W_1 of block 1 (by 1e-3·11ᵀ), which Theorem 7 leaves frozen",

@@ -89,7 +89,7 @@ def test_unmarked_with_a_claim_id(case):
 def test_marked():
     Example("lemma1", "a check of lemma1")
 
-@pytest.mark.lemma2
+@pytest.mark.lemma3
 def test_skipped():
     pytest.skip("not today")
 
@@ -235,17 +235,17 @@ def test_adopter_repository(pytester):
     assert profile == "adopter-own"
     lemma1 = rows["lemma1"]
     assert (lemma1["tests"], lemma1["passed"], lemma1["examples"]) == (1, 1, 1)  # the unmarked `lemma1` id: no
-    assert rows["lemma2"]["result"] == "skipped" and rows["lemma2"]["skipped"] == 1
+    assert rows["lemma3"]["result"] == "skipped" and rows["lemma3"]["skipped"] == 1
     own = rows["adopter_claim"]
     assert (own["result"], own["tests"], own["examples"]) == ("passed", 1, 3)
     assert (own["reference"], own["statement"], own["status"]) == ("our notes, p. 1", "ones are ones", "ours")
     assert rows["adopter_sub_claim"]["result"] == "passed"
     builtin = [c.id for c in claims_module.builtin_claims()]
     assert list(rows) == [*builtin, "adopter_claim", "adopter_sub_claim"]
-    assert all(rows[cid]["result"] == "not run" for cid in builtin if cid not in ("lemma1", "lemma2"))
+    assert all(rows[cid]["result"] == "not run" for cid in builtin if cid not in ("lemma1", "lemma3"))
     not_run = f"not run ({len(builtin) - 2} of the {len(rows)} claims listed): abstract_threshold, *"
     result.stdout.fnmatch_lines(["*lora-theory claims (Hypothesis profile: adopter-own)*", "lemma1 * passed *1 *",
-                                 "lemma2 * skipped *", "adopter_claim * passed *1 *3 *our notes, p. 1", not_run])
+                                 "lemma3 * skipped *", "adopter_claim * passed *1 *3 *our notes, p. 1", not_run])
 
 
 def test_a_profile_of_the_adopter_named_like_ours_is_kept(pytester):

@@ -77,7 +77,7 @@ def test_rational_box_and_entries_are_accepted():
     assert cert.box_halfwidth == sp.Rational(5, 2)
 
 
-def test_general_partition_certifies():
+def test_theorem6_certifies():
     inst = build_integer_fnn_instance(2, 3, 2, [1, 2], seed=0)
     # the instance's targets were built for the uniform partition (1, 2); the partition (2, 1) sees other E_i
     cert = certify_fnn_box(*inst, 2, 1, partition=(2, 1))

@@ -1,4 +1,4 @@
-"""Unit tests of :mod:`lora_theory.analysis.tfl` (claim ``lemma6_tfl``): parameter counts, the certificate's recipe and
+"""Unit tests of :mod:`lora_theory.analysis.tfl` (claim ``lemma4``): parameter counts, the certificate's recipe and
 its refusals, the D = 1 exemption, a no-shift mutant, and the closed-form TFL match of the domain caveat."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def test_tfl_parameter_count_matches_spec():
     in its comparison with LoRA, arXiv 2310.17513v3, Lemma 4, p. 7, and Fig. 6)."""
     assert [tfl_parameter_count(16, k) for k in range(1, 8)] == [272 * k for k in range(1, 8)]
     assert tfl_parameter_count(1, 1) == 2
-    claim = get_claim("lemma6_tfl")
+    claim = get_claim("lemma4")
     plot = claim.formulas["tfl_parameter_count_plot"]
     assert [plot.subs({F.D: 16, F.TFL_LAYERS: k}) for k in (1, 7)] == [256, 1792]
     assert sp.expand(claim.formulas["tfl_parameter_count"] - F.TFL_LAYERS * F.D * (F.D + 1)) == 0
@@ -44,7 +44,7 @@ def test_tfl_parameter_count_matches_spec():
 
 def test_lora_threshold_for_one_layer_target():
     """⌈D/L⌉: D = 16, L = 8 needs R = 2 (512 = 2RDL LoRA scalars, E5); L = 3 needs 6; L ≥ D needs 1."""
-    expr = get_claim("lemma6_tfl").formulas["lora_threshold"]
+    expr = get_claim("lemma4").formulas["lora_threshold"]
     assert [F.evaluate_integer(expr, {F.D: 16, F.L: L}) for L in (8, 3, 16, 40)] == [2, 6, 1, 1]
     assert F.evaluate_integer(F.LINEAR_PARAMETER_COUNT, {F.R: 2, F.D: 16, F.L: 8}) == 512
 

@@ -1,4 +1,4 @@
-"""Claim ``lemma6_tfl`` — final-layers tuning: arXiv 2310.17513v3, Lemma 4 (p. 7; general version Lemma 12, App. E.4,
+"""Claim ``lemma4`` — final-layers tuning: arXiv 2310.17513v3, Lemma 4 (p. 7; general version Lemma 12, App. E.4,
 p. 32). The claim id keeps its historical name. See :mod:`lora_theory.analysis.tfl` for the certificate, the domain
 caveat and the D = 1 exemption."""
 
@@ -8,7 +8,7 @@ from lora_theory import formulas as F
 from lora_theory.claims import Claim, register
 
 LEMMA6_TFL = register(Claim(
-    id="lemma6_tfl",
+    id="lemma4",
     reference="arXiv 2310.17513v3, Lemma 4 (p. 7)",
     statement="tuning all weights and biases of layers 2..L of an L-layer ReLU FNN (layer 1 frozen, random) cannot "
               "match a generic one-layer target ReLU(W̄x + b̄) when D ≥ 2, with probability 1; LoRA with "

@@ -1,4 +1,4 @@
-"""Claim ``tfn_gap`` — the rank-based functionality gap G_i of arXiv 2310.17513v3, Theorem 7 (eq. (23), p. 37)."""
+"""Claim ``theorem7_gap`` — the rank-based functionality gap G_i of arXiv 2310.17513v3, Theorem 7 (eq. (23), p. 37)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from lora_theory import formulas as F
 from lora_theory.claims import Claim, register
 
 TFN_GAP = register(Claim(
-    id="tfn_gap",
+    id="theorem7_gap",
     reference="arXiv 2310.17513v3, Theorem 7 (functionality gap G_i, eq. (23), p. 37)",
     statement="G_i = max_h rank of the value/output and score discrepancies seen through W_1 and the previous "
               "block's W_2 (G_{L+1} for the output layer) equals the ranks the construction factorises, and G_i ≤ D",

@@ -1,4 +1,4 @@
-"""Claim ``lemma6_tfl`` — arXiv 2310.17513v3, Lemma 4, p. 7 (general version: Lemma 12, p. 32; the claim id
+"""Claim ``lemma4`` — arXiv 2310.17513v3, Lemma 4, p. 7 (general version: Lemma 12, p. 32; the claim id
 predates the v3 numbering).
 
 Tuning the final layers 2..L of a random ReLU FNN (layer 1 frozen) cannot match a generic one-layer target when
@@ -41,8 +41,8 @@ from lora_theory.testing.instances import FNNInstance, build_fnn_instance, build
 from lora_theory.testing.strategies import RELATIVE_CHANGES, WEIGHT_SCALES, seeds
 from lora_theory.tolerance import Tolerance
 
-pytestmark = pytest.mark.lemma6_tfl
-CLAIM = "lemma6_tfl"
+pytestmark = pytest.mark.lemma4
+CLAIM = "lemma4"
 PROBES = 64
 #: the target gap must exceed the rounding bound τ on ‖h(x) − h(x′)‖ by this factor, so that "the target differs"
 #: can never be a rounding artefact
@@ -111,7 +111,7 @@ def _first_layer(inst: FNNInstance, pts: torch.Tensor) -> torch.Tensor:
 @given(case=tfl_cases())
 @example(case=_case(4, 2, True, 0, 0)).via("D = 4, L = 2")
 @example(case=_case(2, 4, False, 1, 1)).via("D = 2, L = 4, no final ReLU")
-def test_lemma6_tfl_certificate(case):
+def test_lemma4_certificate(case):
     """A certificate is found within 64 probes: ‖h(x) − h(x′)‖ ≤ τ = u·D²·(‖W_1‖(‖x‖ + ‖x′‖) + 2‖b_1‖) (the backward
     error of the solves plus the evaluation of W_1x + b_1; ReLU is 1-Lipschitz and ReLU(u) = ReLU(u′) exactly),
     unit k is clipped at both points, and ‖f̄(x) − f̄(x′)‖ ≥ 10³·τ. Every TFL network is a function of h, so it takes
@@ -144,7 +144,7 @@ def test_lemma6_tfl_certificate(case):
 @example(case=_case(4, 2, True, 0, 0)).via("D = 4, L = 2: R = 2")
 @example(case=_case(5, 2, False, 2, 2)).via("L ∤ D: R = ⌈5/2⌉ = 3, no final ReLU")
 @example(case=_case(2, 4, True, 1, 1)).via("R = 1")
-def test_lemma6_tfl_lora_contrast(case):
+def test_lemma4_lora_contrast(case):
     """On the same instance, LoRA with R = ⌈D/L⌉ (the registry's formula) and free biases is exact on a ball
     containing both certificate points (radius 1.01·max(‖x‖, ‖x′‖)): at x, x′, at uniform samples and on the
     sphere — where TFL cannot be."""
@@ -174,7 +174,7 @@ def test_lemma6_tfl_lora_contrast(case):
 @given(case=tfl_cases(), point_seed=seeds())
 @example(case=_case(4, 2, True, 0, 0), point_seed=0).via("D = 4, L = 2")
 @example(case=_case(3, 3, False, 3, 3), point_seed=3).via("no final ReLU, identity middle layer")
-def test_lemma6_tfl_domain_caveat(case, point_seed):
+def test_lemma4_domain_caveat(case, point_seed):
     """Documented counterexample to reading the claim without its domain: on a small ball B(x₀, r) where every
     first-layer unit is positive (W_1x + b_1 ≥ min(u₀)/2 > 0), the closed-form TFL network (layer L: W̄W_1⁻¹ and
     b̄ − W̄W_1⁻¹b_1 by solves; layers 2..L−1 the identity) matches the target within rounding. The same network
@@ -248,10 +248,10 @@ def offgen_tfl_cases(draw: st.DrawFn) -> TFLCase:
 @example(case=TFLCase(build_offgen_fnn_instance("singular_layer", 3, 3, 1, seed=0), 0)).via("exactly singular W_1")
 @example(case=TFLCase(build_offgen_fnn_instance("tiny_change", 4, 3, 1, block_ranks=(1,), weight_scale=1e4,
                                                 relative_change=1e-12, seed=0), 0)).via("1e-12 change on ‖W‖ = 1e4")
-def test_lemma6_tfl_offgen_certified_or_refused(case):
+def test_lemma4_offgen_certified_or_refused(case):
     """Off the conditioned generators the final-layers-tuning certificate is refused with a typed error naming the
     matrix (a singular W_1: the probes are solves with it), or produced and checked as in
-    :func:`test_lemma6_tfl_certificate` — ‖h(x) − h(x′)‖ ≤ τ, the shifted unit clipped at both points,
+    :func:`test_lemma4_certificate` — ‖h(x) − h(x′)‖ ≤ τ, the shifted unit clipped at both points,
     ‖f̄(x) − f̄(x′)‖ > 10³·τ, the certificate validates itself — never an untyped exception."""
     inst = case.instance
     kind = inst.args.split(",", 1)[0].strip("'")

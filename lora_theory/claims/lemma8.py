@@ -1,4 +1,4 @@
-"""Claim ``hetero_ranks`` — per-layer ranks: arXiv 2310.17513v3, Lemma 8 (App. D, p. 24), the per-layer version of
+"""Claim ``lemma8`` — per-layer ranks: arXiv 2310.17513v3, Lemma 8 (App. D, p. 24), the per-layer version of
 Lemma 1."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from lora_theory import formulas as F
 from lora_theory.claims import Claim, register
 
 HETERO_RANKS = register(Claim(
-    id="hetero_ranks",
+    id="lemma8",
     reference="arXiv 2310.17513v3, Lemma 8 (App. D, p. 24; per-layer version of Lemma 1)",
     statement="per-layer ranks R_l: optimal error σ_{ΣR_l+1}(E); exact iff Σ_l R_l ≥ rank(E) — only the total "
               "budget matters",

@@ -1,4 +1,4 @@
-"""Claim ``general_partition`` — arXiv 2310.17513v3, Theorem 6, p. 7 (restated in App. E.3, p. 32).
+"""Claim ``theorem6`` — arXiv 2310.17513v3, Theorem 6, p. 7 (restated in App. E.3, p. 32).
 
 For any consecutive partition P of the frozen layers, R ≥ max_i ⌈rank(E_i)/|P_i|⌉ (E_i computed for P) makes the
 construction exact on the domain; the optimal partition found by dynamic programming is never worse than the uniform
@@ -33,13 +33,13 @@ from lora_theory.testing.instances import build_fnn_instance, build_offgen_fnn_i
 from lora_theory.testing.strategies import fnn_instances, offgen_fnn_instances
 from lora_theory.tolerance import Tolerance
 
-pytestmark = pytest.mark.general_partition
-CLAIM = "general_partition"
+pytestmark = pytest.mark.theorem6
+CLAIM = "theorem6"
 
 
 @given(inst=fnn_instances(low_rank=True, general_partition=True))
 @example(inst=build_fnn_instance(6, 4, 2, (6, 2), partition=(3, 1), seed=0)).via("a (3, 1) split")
-def test_general_partition_exact(inst):
+def test_theorem6_exact(inst):
     """Exact at max_i ⌈rank(E_i)/|P_i|⌉ for the drawn partition; one below, a block misses its target layer."""
     sizes = inst.partition
     ranks = tuple(b.rank for b in block_discrepancies(inst.frozen, inst.target, sizes))
@@ -58,7 +58,7 @@ def test_general_partition_exact(inst):
 
 
 @given(inst=fnn_instances(low_rank=True, general_partition=True))
-def test_general_partition_optimal_never_worse(inst):
+def test_theorem6_optimal_never_worse(inst):
     """The DP's partition needs no more rank than the uniform one, matches brute force, and is exact at its rank."""
     L, Lbar = inst.frozen.depth, inst.target.depth
     sizes, R = best_partition(inst.frozen, inst.target)
@@ -84,7 +84,7 @@ def test_general_partition_optimal_never_worse(inst):
     "N(0, 1/D) layers, generic targets, partition (3, 1), R = 2")
 @example(inst=build_offgen_fnn_instance("singular_layer", 3, 3, 2, seed=0), data=None).via(
     "exactly singular W_1, partition (2, 1), R = 2")
-def test_general_partition_offgen_certified_or_refused(inst, data):
+def test_theorem6_offgen_certified_or_refused(inst, data):
     """Off the conditioned generators, the construction with a drawn consecutive partition P and any R is refused
     with a typed error naming block and matrix, or answers: its linearised pre-activations stay ≥ 0 on the domain;
     when it reports exact the output error on the domain is within its own tolerance; when it does not, every
@@ -128,7 +128,7 @@ def _ranges(L, Lbar):
     return block_ranges(uniform_partition(L, Lbar))
 
 
-def test_general_partition_beats_uniform():
+def test_theorem6_beats_uniform():
     """A fixed instance where a general partition beats the uniform one (Theorem 6, p. 7): D = 8, L = 4, L̄ = 2,
     targets built on P* = (3, 1) with k = (8, 2): P* needs
     max(⌈8/3⌉, ⌈2/1⌉) = 3, the uniform (2, 2) sees full-rank discrepancies and needs ⌈8/2⌉ = 4."""

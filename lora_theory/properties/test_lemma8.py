@@ -1,4 +1,4 @@
-"""Claim ``hetero_ranks`` — arXiv 2310.17513v3, Lemma 8, p. 24 (Lemma 1 with per-layer ranks).
+"""Claim ``lemma8`` — arXiv 2310.17513v3, Lemma 8, p. 24 (Lemma 1 with per-layer ranks).
 
 With per-layer ranks R_l the construction's error is σ_{ΣR_l+1}(E), optimal, and the adaptation is exact iff
 Σ_l R_l ≥ rank(E) — only the total rank budget matters, not how it is split across layers."""
@@ -25,8 +25,8 @@ from lora_theory.testing.assertions import (
 from lora_theory.testing.instances import LinearInstance, build_linear_instance, build_offgen_linear_instance
 from lora_theory.testing.strategies import linear_instances, offgen_linear_instances, per_layer_ranks
 
-pytestmark = pytest.mark.hetero_ranks
-CLAIM = "hetero_ranks"
+pytestmark = pytest.mark.lemma8
+CLAIM = "lemma8"
 
 
 def _assert_split(inst: LinearInstance, ranks: tuple[int, ...], ex: Example) -> float:
@@ -53,7 +53,7 @@ def _assert_split(inst: LinearInstance, ranks: tuple[int, ...], ex: Example) -> 
 
 @given(inst=linear_instances(), data=st.data())
 @example(inst=build_linear_instance(6, 3, 6, seed=5), data=None).via("budget spread: Σ R_l = rank E > max R_l")
-def test_hetero_ranks_compositions(inst, data):
+def test_lemma8_compositions(inst, data):
     """For every split (zeros allowed) the error is σ_{ΣR_l+1}(E); exact iff ΣR_l ≥ rank(E) (sympy formula)."""
     if data is None:  # the explicit example: only the total budget reaches rank E, no single layer does
         ranks = (2, 2, 2)
@@ -69,7 +69,7 @@ SPLITS_OF_12 = [(4, 4, 4), (1, 5, 6), (10, 1, 1), (0, 0, 12), (12, 0, 0), (3, 3,
 
 
 @pytest.mark.parametrize("ranks", SPLITS_OF_12, ids=lambda r: "-".join(map(str, r)))
-def test_hetero_ranks_fixed_splits(ranks):
+def test_lemma8_fixed_splits(ranks):
     """D = 12, L = 3, full-rank E (Lemma 8, p. 24): the splits of 12 are exact, (3, 3, 5) leaves exactly σ_12."""
     inst = build_linear_instance(12, 3, 12, kappa=10.0, ratio=0.5, floor=0.1, seed=12)
     _assert_split(inst, ranks, Example(CLAIM, f"{inst.repro()}, ranks={list(ranks)}"))
@@ -77,7 +77,7 @@ def test_hetero_ranks_fixed_splits(ranks):
 
 @given(inst=linear_instances(min_depth=2), data=st.data())
 @example(inst=build_linear_instance(6, 3, 6, seed=5), data=None).via("full rank, budget 4 split two ways")
-def test_hetero_ranks_only_total_matters(inst, data):
+def test_lemma8_only_total_matters(inst, data):
     """Two different splits of the same total rank give the same error (up to both tolerances)."""
     if data is None:
         first, second = (2, 1, 1), (0, 0, 4)
@@ -97,7 +97,7 @@ def test_hetero_ranks_only_total_matters(inst, data):
 
 @given(inst=offgen_linear_instances(max_width=8, max_depth=3), data=st.data())
 @example(inst=build_offgen_linear_instance("gaussian", 6, 3, seed=0), data=None).via("Gaussian chain, ranks (2, 0, 4)")
-def test_hetero_ranks_offgen_certified_or_refused(inst, data):
+def test_lemma8_offgen_certified_or_refused(inst, data):
     """Off the conditioned generators, any split (zeros allowed) is refused with a typed error naming the matrix or
     answered: reported exact ⇒ residual ≤ its own tolerance; otherwise the error is the predicted σ_{ΣR_l+1}(E)."""
     if data is None:

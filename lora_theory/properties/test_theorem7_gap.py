@@ -1,4 +1,4 @@
-"""Claim ``tfn_gap`` — arXiv 2310.17513v3, Theorem 7, p. 8 (the rank-based functionality gap G_i, eq. (23), p. 38).
+"""Claim ``theorem7_gap`` — arXiv 2310.17513v3, Theorem 7, p. 8 (the rank-based functionality gap G_i, eq. (23), p. 38).
 
 G_i — the ranks of the score and value/output discrepancies seen through W_1 and the previous block's W_2, and of
 the output layer's for G_{L+1} — equals the ranks of the discrepancies the construction actually factorises, and
@@ -15,13 +15,13 @@ from lora_theory.testing.assertions import Example, assert_at_most, assert_equal
 from lora_theory.testing.instances import build_offgen_tfn_instance, build_tfn_instance
 from lora_theory.testing.strategies import offgen_tfn_instances, tfn_instances
 
-pytestmark = pytest.mark.tfn_gap
-CLAIM = "tfn_gap"
+pytestmark = pytest.mark.theorem7_gap
+CLAIM = "theorem7_gap"
 
 
 @given(inst=tfn_instances())
 @example(inst=build_tfn_instance(6, 2, 2, 1, seed=0)).via("low gap k = 1: G = (2, 2, 1)")
-def test_tfn_gap_matches_construction(inst):
+def test_theorem7_gap_matches_construction(inst):
     """The formula's G_i equal the construction's chain discrepancy ranks (max over heads and chains)."""
     gaps = tfn_gaps(inst.frozen, inst.target)
     ex = Example(CLAIM, inst.repro(), {"G": gaps})
@@ -38,7 +38,7 @@ def test_tfn_gap_matches_construction(inst):
 
 
 @given(inst=tfn_instances(low_gap=True))
-def test_tfn_gap_lowgap_values(inst):
+def test_theorem7_gap_lowgap_values(inst):
     """Moving every Q, K, V, O by rank k and W_o by rank k (FFN kept) gives G = (min(2k, D), …, min(2k, D), k)."""
     k, D = inst.gap_rank, inst.frozen.width
     gaps = tfn_gaps(inst.frozen, inst.target)
@@ -71,7 +71,7 @@ def _only_near_the_floor(c, gaps, seen) -> bool:
 
 @given(inst=offgen_tfn_instances())
 @example(inst=build_offgen_tfn_instance("zero_discrepancy", 4, 2, 1, seed=0)).via("every chain discrepancy 0: G = 0")
-def test_tfn_gap_offgen(inst):
+def test_theorem7_gap_offgen(inst):
     """Off the conditioned generators (Gaussian, Xavier, tiny changes, zero discrepancy) the formula's G_i equal the
     construction's chain ranks whenever it answers (a typed refusal naming the matrix is the other outcome)."""
     kind = inst.args.split(",", 1)[0].strip("'")
