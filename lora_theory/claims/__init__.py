@@ -146,14 +146,20 @@ def _load() -> None:
                                   f"load: {type(exc).__name__}: {exc}") from exc
 
 
+def _paper_position(claim: Claim) -> tuple[int, str]:
+    """Sort key: the first page the claim cites (claims outside the paper last), then the id."""
+    digits = "".join(ch if ch.isdigit() else " " for ch in claim.pages).split()
+    return (int(digits[0]) if digits else 10**6, claim.id)
+
+
 def builtin_claims() -> list[Claim]:
-    """The claims defined by this package's own modules, in module (= id) order."""
+    """The claims defined by this package's own modules, in the order of the paper (first page cited, then id)."""
     _load()
-    return [_REGISTRY[name] for name in _builtin_ids() if name in _REGISTRY]
+    return sorted((_REGISTRY[name] for name in _builtin_ids() if name in _REGISTRY), key=_paper_position)
 
 
 def all_claims() -> list[Claim]:
-    """Every registered claim: the built-in ones in id order, then installed and your own, in registration order."""
+    """Every registered claim: the built-in ones in paper order, then installed and your own, in registration order."""
     builtin = builtin_claims()
     ids = {c.id for c in builtin}
     return builtin + [c for c in _REGISTRY.values() if c.id not in ids]

@@ -18,11 +18,13 @@ __all__ = ["Lbar", "threshold_gap", "ABSTRACT"]
 
 ABSTRACT = register(Claim(
     id="abstract_threshold",
-    reference="arXiv 2310.17513v3, abstract and Corollary 4 (p. 6)",
+    reference="arXiv 2310.17513v3, abstract (p. 1) and Corollary 4 (p. 6)",
     statement="the abstract's informal threshold R ≥ D·L̄/L equals the theorem's ⌈D/⌊L/L̄⌋⌉ when L̄ divides L, and "
               "is smaller otherwise (e.g. D=16, L=5, L̄=2: 7 vs 8)",
-    status="derived from the abstract and Corollary 4 (arXiv 2310.17513v3, p. 6); the abstract's wording is "
-           "informal",
+    number="Abstract; Corollary 4",
+    pages="p. 1; p. 6",
+    status="the abstract's threshold is informal (width × target depth ÷ frozen depth, p. 1); Corollary 4 "
+           "confirmed (v3 p. 6); the relation between the two is checked symbolically over a grid of (D, L, L̄)",
     formulas={
         "theorem": F.ABSTRACT_THEOREM_THRESHOLD,
         "abstract": F.ABSTRACT_THRESHOLD,

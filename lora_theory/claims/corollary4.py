@@ -10,7 +10,9 @@ COROLLARY4 = register(Claim(
     reference="arXiv 2310.17513v3, Corollary 4 (p. 6)",
     statement="random frozen and target FNNs (continuous entries): R ≥ ⌈D/⌊L/L̄⌋⌉ makes the construction exact "
               "almost surely; below it the construction is not exact (no impossibility is claimed for FNNs)",
-    status="numbering as in the v3 PDF; wording not yet confirmed against the paper's PDF; confirmed numerically "
-           "on conditioned draws",
+    number="Corollary 4",
+    pages="p. 6",
+    status="statement confirmed (v3 p. 6); the printed condition R ≥ D/M has no ceiling, which is the same as R "
+           "≥ ⌈D/M⌉ for an integer R (listed by lora-theory errata); checked numerically on random draws",
     formulas={"threshold": F.COROLLARY4_THRESHOLD},
 ))

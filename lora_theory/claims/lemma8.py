@@ -11,8 +11,11 @@ HETERO_RANKS = register(Claim(
     reference="arXiv 2310.17513v3, Lemma 8 (App. D, p. 24; per-layer version of Lemma 1)",
     statement="per-layer ranks R_l: optimal error σ_{ΣR_l+1}(E); exact iff Σ_l R_l ≥ rank(E) — only the total "
               "budget matters",
-    status="derived from Lemma 1's construction (arXiv 2310.17513v3, p. 3), and stated by the paper as Lemma 8; "
-           "wording not yet confirmed against the paper's PDF; confirmed numerically for the linear chain",
+    number="Lemma 8",
+    pages="p. 24",
+    status="statement confirmed (v3 p. 24): error σ_{ΣR_l+1}(E), exact when Σ_l R_l ≥ rank(E), non-singularity "
+           "for r ≤ Σ_{l<L} R_l; checked numerically for the linear chain, including splits where only the total "
+           "budget reaches rank(E)",
     formulas={
         "total_rank": F.HETERO_TOTAL_RANK,
         "exact_iff": F.HETERO_EXACT,

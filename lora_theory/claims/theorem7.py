@@ -33,13 +33,16 @@ def _bind(args: ThresholdArgs) -> tuple[dict, list[str]]:
 
 THEOREM7 = register(Claim(
     id="theorem7",
-    reference="arXiv 2310.17513v3, Theorem 7 (p. 8)",
+    reference="arXiv 2310.17513v3, Theorem 7 (p. 8; restated with eq. (23), pp. 37–38)",
     statement="same-size TFN: rank-R adapters on W_Q, W_K, W_V, W_O (every head and block), W_2 of the last block "
               "and W_o, with updated biases, make f(X) = f̄(X) for every X ∈ R^{D×N} and every N iff-for-the-"
               "construction R ≥ max_i ⌈G_i/2⌉ (≤ ⌈D/2⌉)",
-    status="construction confirmed numerically and by an exact rational certificate; the non-singularity list is "
-           "not yet confirmed against the paper's PDF; the paper gives no error bound below the threshold and no "
-           "result for shallower targets, and none is invented here",
+    number="Theorem 7",
+    pages="p. 8 (restated with eq. (23), pp. 37–38)",
+    status="statement confirmed (v3 p. 8; pp. 37–38), including the adapted set and ΔW_1l = 0, ΔW_2l = 0 for l < "
+           "L (proof, p. 38); its hypothesis Assumption 4 (p. 37) is claim assumption4; construction checked "
+           "numerically and by an exact rational certificate; the paper gives no error bound below the threshold "
+           "and no result for shallower targets, and none is invented here",
     formulas={"threshold": F.THEOREM7_THRESHOLD, "threshold_by_block": F.THEOREM7_THRESHOLD_DISPLAY,
               "worst_case": F.THEOREM7_WORST_CASE},
     threshold=ThresholdSpec(model="tfn", formula=F.THEOREM7_THRESHOLD, bind=_bind),

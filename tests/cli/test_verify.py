@@ -161,3 +161,34 @@ def test_empty_folder_verifies_nothing(tmp_path, user_dir, capfd):
     rc, lines = verify(["--properties", str(props)], capfd)
     assert rc == 1
     assert "no claim was checked by this run: nothing is verified" in lines
+
+
+OLD_MARKER = '''
+import pytest
+
+pytestmark = pytest.mark.hetero_ranks
+
+
+def test_still_marked_with_the_old_id():
+    assert 2 + 2 == 4
+'''
+
+
+def test_a_renamed_id_runs_the_new_claim_with_a_notice(tmp_path, user_dir, capfd):
+    """``--claim hetero_ranks`` (renamed ``lemma8``): one notice on stderr, the row is ``lemma8``, and a property
+    file still marked with the old id is selected and counted."""
+    props = properties(tmp_path, lemma8=OLD_MARKER)
+    rc = main(["verify", "--profile", "dev", "--properties", str(props), "--claim", "hetero_ranks"])
+    out, err = capfd.readouterr()
+    assert rc == 0, out + err
+    assert err.count("deprecated") == 1 and "renamed 'lemma8'" in err
+    rows = [line.split()[:3] for line in out.splitlines() if line.startswith("lemma8 ")]
+    assert rows == [["lemma8", "passed", "1"]], out
+
+
+def test_the_reused_id_lemma2_says_what_it_names_now(tmp_path, user_dir, capfd):
+    props = properties(tmp_path, lemma3=PASSING)
+    rc = main(["verify", "--profile", "dev", "--properties", str(props), "--claim", "lemma2"])
+    err = capfd.readouterr().err
+    assert rc == 1  # the paper's Lemma 2 has no test in this folder: not checked
+    assert "now names the paper's Lemma 2" in err and "'lemma3'" in err

@@ -93,6 +93,10 @@ def test_marked():
 def test_skipped():
     pytest.skip("not today")
 
+@pytest.mark.hetero_ranks
+def test_marked_with_a_renamed_id():
+    Example("lemma8", "an old marker still counts for the renamed claim")
+
 @pytest.mark.adopter_claim
 @given(x=st.integers())
 def test_own_claim(x):
@@ -230,20 +234,22 @@ def test_adopter_repository(pytester):
     (sub / "test_sub.py").write_text(SUB_TESTS, encoding="utf-8")
     out = pytester.path / "claims.json"
     result = pytester.runpytest_inprocess("-p", PLUGIN, "-p", "no:cacheprovider", "--claims-json", str(out))
-    result.assert_outcomes(passed=6, skipped=1)
+    result.assert_outcomes(passed=7, skipped=1)
     profile, rows = _rows(out)
     assert profile == "adopter-own"
     lemma1 = rows["lemma1"]
     assert (lemma1["tests"], lemma1["passed"], lemma1["examples"]) == (1, 1, 1)  # the unmarked `lemma1` id: no
     assert rows["lemma3"]["result"] == "skipped" and rows["lemma3"]["skipped"] == 1
+    assert (rows["lemma8"]["result"], rows["lemma8"]["tests"]) == ("passed", 1)  # marked `hetero_ranks` (renamed)
+    assert "hetero_ranks" not in rows
     own = rows["adopter_claim"]
     assert (own["result"], own["tests"], own["examples"]) == ("passed", 1, 3)
     assert (own["reference"], own["statement"], own["status"]) == ("our notes, p. 1", "ones are ones", "ours")
     assert rows["adopter_sub_claim"]["result"] == "passed"
     builtin = [c.id for c in claims_module.builtin_claims()]
     assert list(rows) == [*builtin, "adopter_claim", "adopter_sub_claim"]
-    assert all(rows[cid]["result"] == "not run" for cid in builtin if cid not in ("lemma1", "lemma3"))
-    not_run = f"not run ({len(builtin) - 2} of the {len(rows)} claims listed): abstract_threshold, *"
+    assert all(rows[cid]["result"] == "not run" for cid in builtin if cid not in ("lemma1", "lemma3", "lemma8"))
+    not_run = f"not run ({len(builtin) - 3} of the {len(rows)} claims listed): abstract_threshold, *"
     result.stdout.fnmatch_lines(["*lora-theory claims (Hypothesis profile: adopter-own)*", "lemma1 * passed *1 *",
                                  "lemma3 * skipped *", "adopter_claim * passed *1 *3 *our notes, p. 1", not_run])
 

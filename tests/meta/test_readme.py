@@ -85,7 +85,8 @@ def test_the_pages_with_examples_are_the_expected_ones():
 def _claim_row(claim) -> str:
     def cell(text: str) -> str:
         return " ".join(text.split()).replace("|", "\\|")
-    return f"| `{claim.id}` | {cell(claim.reference)} | {cell(claim.statement)} | {cell(claim.status)} |"
+    paper = f"{claim.number}, {claim.pages}" if claim.number else "—"
+    return f"| `{claim.id}` | {cell(paper)} | {cell(claim.statement)} | {cell(claim.status)} |"
 
 
 def test_claims_page_has_the_registry_row_of_every_builtin_claim():
