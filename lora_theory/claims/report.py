@@ -36,6 +36,8 @@ class ClaimSummary:
     reference: str
     statement: str
     status: str
+    number: str = ""  # the paper's number ("Lemma 3"), "" outside the paper
+    pages: str = ""
     tests: int = 0
     passed: int = 0
     failed: int = 0
@@ -82,14 +84,21 @@ class ClaimSummary:
         self.refused += record.get("refused", 0)
 
     def as_dict(self) -> dict:
-        return {"claim": self.claim, "reference": self.reference, "statement": self.statement,
-                "status": self.status, "result": self.result, "tests": self.tests, "passed": self.passed,
-                "failed": self.failed, "skipped": self.skipped, "examples": self.examples, "checks": self.checks,
+        return {"claim": self.claim, "number": self.number, "pages": self.pages, "reference": self.reference,
+                "statement": self.statement, "status": self.status, "result": self.result, "tests": self.tests,
+                "passed": self.passed, "failed": self.failed, "skipped": self.skipped, "examples": self.examples,
+                "checks": self.checks,
                 "exact_checks": self.exact_checks,
                 "worst_margin": self.worst_margin, "max_exact_tolerance": self.max_exact_tolerance or None,
                 "min_not_exact_error": None if math.isinf(self.min_not_exact_error) else self.min_not_exact_error,
                 "separation": self.separation, "separation_ok": self.separation_ok, "seconds": self.seconds,
                 "off_generator": self.off_generator, "refused": self.refused}
+
+
+def _paper(row: Mapping) -> str:
+    """The paper's number and page(s) (rows written before these keys existed, or claims outside the paper: the
+    reference)."""
+    return f"{row['number']}, {row['pages']}" if row.get("number") else row["reference"]
 
 
 def format_claims_table(rows: Iterable[Mapping]) -> str:
@@ -98,7 +107,7 @@ def format_claims_table(rows: Iterable[Mapping]) -> str:
     ran = [r for r in rows if r["result"] != NOT_RUN]
     not_run = [r["claim"] for r in rows if r["result"] == NOT_RUN]
     head = (f"{'claim':<18} {'result':<8} {'tests':>5} {'examples':>8} {'off-gen':>7} {'refused':>7} "
-            f"{'worst margin':>12} {'separation':>14}  reference")
+            f"{'worst margin':>12} {'separation':>14}  paper")
     lines = [head, "-" * (len(head) + 30)]
     for r in ran:
         sep = "—" if r["separation"] is None else f"{r['separation']:.1e}"
@@ -107,7 +116,7 @@ def format_claims_table(rows: Iterable[Mapping]) -> str:
         margin = f"{r['worst_margin']:.2e}" if r["checks"] else "—"  # no tolerance-based check recorded
         off, refused = r.get("off_generator", 0), r.get("refused", 0)  # rows from before these columns: 0
         lines.append(f"{r['claim']:<18} {r['result']:<8} {r['tests']:>5} {r['examples']:>8} {off:>7} {refused:>7} "
-                     f"{margin:>12} {sep:>14}  {r['reference']}")
+                     f"{margin:>12} {sep:>14}  {_paper(r)}")
         lines.append(f"{'':<18} {r['statement']}")
     if not_run:
         lines.append(f"not run ({len(not_run)} of the {len(rows)} claims listed): {', '.join(not_run)}")

@@ -111,7 +111,8 @@ def _claim_of(item: pytest.Item, claims: dict[str, Claim]) -> Claim | None:
 
 
 def _claim_dict(claim: Claim) -> dict:
-    return {"claim": claim.id, "reference": claim.reference, "statement": claim.statement, "status": claim.status}
+    return {"claim": claim.id, "number": claim.number, "pages": claim.pages, "reference": claim.reference,
+            "statement": claim.statement, "status": claim.status}
 
 
 class LoraTheorySession:
