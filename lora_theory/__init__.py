@@ -51,13 +51,15 @@ _LAZY: dict[str, str] = {
     "construct_fnn": "lora_theory.constructions.fnn",
     "TFNConstruction": "lora_theory.constructions.tfn",
     "construct_tfn": "lora_theory.constructions.tfn",
+    "construct_tfn_single_head": "lora_theory.constructions.tfn",
     "tfn_gaps": "lora_theory.constructions.tfn",
 }
 
 __all__ = [
     "LoRAPair", "LinearChain", "LinearConstruction", "construct_linear",
     "ReLUFNN", "Ball", "Box", "FNNConstruction", "construct_fnn",
-    "TFN", "TFNBlock", "TFNConstruction", "construct_tfn", "tfn_gaps",
+    "TFN", "TFNBlock", "TFNConstruction", "construct_tfn", "construct_tfn_single_head",
+    "tfn_gaps",
     "LoRATheoryError", "ShapeError", "DTypeError", "NonFiniteError", "RankError", "DepthError", "PartitionError",
     "DomainError", "FileFormatError", "StateDictError", "ModelMismatchError", "OptionalDependencyError",
     "UnknownClaimError", "AssumptionViolated", "SingularityError",

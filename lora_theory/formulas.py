@@ -42,6 +42,11 @@ __all__ = [
     "THEOREM5_FORMS", "eps", "Wbar_F", "Wbar_2", "bbar", "Sigma_F", "tr_Sigma", "E_block", "EPSILON_DEF",
     "theorem5_bound_printed", "theorem5_bound_variant", "theorem5_bound_tight", "theorem5_bound",
     "THEOREM5_BOUND_BUILDERS",
+    "P_min", "P_max", "THEOREM6_BLOCK_BUDGET", "THEOREM6_BLOCK_EXACT", "THEOREM6_EPSILON_DEF",
+    "PER_LAYER_PARAMETER_COUNT", "ASSUMPTION2_RANGE", "LEMMA10_REALISED_RANK", "LEMMA10_EXACT",
+    "LEMMA10_SQUARED_BOUND", "block_budgets_of",
+    "THEOREM8_THRESHOLD", "THEOREM8_THRESHOLD_DISPLAY", "THEOREM8_ADAPTED_MATRICES", "THEOREM8_PARAMETER_COUNT",
+    "COROLLARY9_THRESHOLD", "theorem8_threshold",
 ]
 
 D = sp.Symbol("D", integer=True, positive=True)  # width
@@ -330,3 +335,152 @@ def theorem5_bound(form: str, target_depth: int) -> sp.Expr:
     if form not in THEOREM5_BOUND_BUILDERS:
         raise UnknownClaimError(f"unknown Theorem 5 bound form {form!r}; known: {', '.join(THEOREM5_FORMS)}")
     return THEOREM5_BOUND_BUILDERS[form](target_depth)
+
+
+# --- per-layer ranks on ReLU FNNs (claims theorem6, assumption2, lemma11, lemma10) ------------------------------------
+#
+# Per-layer ranks R_l (the IndexedBase R_l above). A block's expressions are written over the block-local ranks
+# R_1..R_{|P_i|} (substitute with :func:`with_layer_ranks` on the block's slice of the ranks, as
+# :func:`block_budgets_of` does); P_min/P_max display the block's first and last layer in the global numbering.
+
+P_min = sp.Symbol("minP_i", integer=True, positive=True)  # first layer of block i (display)
+P_max = sp.Symbol("maxP_i", integer=True, positive=True)  # last layer of block i (display)
+
+#: theorem6 — block i's rank budget Σ_{l∈P_i} R_l (over the block-local ranks R_1..R_{|P_i|}, L = |P_i|)
+THEOREM6_BLOCK_BUDGET = HETERO_TOTAL_RANK
+#: theorem6 — block i is exact iff its budget reaches rank(E_i) (R_E = rank(W̄_i − ∏_{P_i}W); Theorem 6, p. 7)
+THEOREM6_BLOCK_EXACT = sp.GreaterThan(THEOREM6_BLOCK_BUDGET, R_E)
+#: theorem6 — ε_i = σ_{Σ_{l∈P_i}R_l + 1}(E_i), the block's realised spectral error (display form)
+THEOREM6_EPSILON_DEF = sp.Eq(eps[i], sigma(sp.Sum(R_l[l], (l, P_min, P_max)) + 1, E_block[i]))
+#: theorem6 (budget search) — adapter scalars of per-layer ranks R_l on D×D layers: 2·D·Σ_l R_l
+PER_LAYER_PARAMETER_COUNT = 2 * D * HETERO_TOTAL_RANK
+#: assumption2 — the ranks of the LR_r Assumption 2 lists: r ≤ Σ_{l=min P_i}^{max P_i − 1} R_l (p. 31)
+ASSUMPTION2_RANGE = sp.Le(r, sp.Sum(R_l[l], (l, P_min, P_max - 1)))
+#: lemma10 — the rank of the realised correction LR_{ΣR_l ∧ R_E}(E) (one-layer target, per-layer ranks)
+LEMMA10_REALISED_RANK = sp.Min(HETERO_TOTAL_RANK, R_E)
+#: lemma10 — exact iff Σ_l R_l ≥ R_E
+LEMMA10_EXACT = HETERO_EXACT
+#: lemma10 — provable squared-error bound E‖f(x) − f̄(x)‖₂² ≤ tr Σ · σ²_{ΣR_l+1}(E) (the printed one has ‖Σ‖_F)
+LEMMA10_SQUARED_BOUND = tr_Sigma * sigma(HETERO_TOTAL_RANK + 1) ** 2
+
+
+def block_budgets_of(expr: sp.Basic, ranks: tuple[int, ...], sizes: tuple[int, ...]) -> tuple[int, ...]:
+    """``expr`` (over block-local ranks, e.g. THEOREM6_BLOCK_BUDGET) evaluated on every block's slice of the per-layer
+    ``ranks`` for the partition ``sizes``."""
+    out, start = [], 0
+    for n in sizes:
+        out.append(int(with_layer_ranks(expr, tuple(ranks[start:start + n]))))
+        start += n
+    return tuple(out)
+
+
+# --- Lemma 2's bound and Appendix H (claims lemma2, appendix_h; lemma6 uses SINGULARITY_THRESHOLD_VALUE) ---------
+
+#: lemma2 — σ_{RL+1}(E), the spectral norm of the construction's weight residual LR_{RL∧R_E}(E) − E (0 when RL ≥ R_E)
+LEMMA2_SIGMA = sigma(R * L + 1)
+#: lemma2 — the bound as printed (Lemma 2, p. 5; Lemma 9, p. 25): E‖f − f̄‖² ≤ ‖Σ‖_F·σ²_{RL+1}(E) — an erratum
+LEMMA2_BOUND_PRINTED = Sigma_F * LEMMA2_SIGMA ** 2
+#: lemma2 — the provable bound: E‖f − f̄‖² ≤ E‖(LR − E)x‖² ≤ tr(Σ)·σ²_{RL+1}(E) (tr Σ = E‖x‖² ≥ ‖Σ‖_F)
+LEMMA2_BOUND_PROVABLE = tr_Sigma * LEMMA2_SIGMA ** 2
+
+Dbar = sp.Symbol("Dbar", integer=True, positive=True)  # target width D̄ ≤ D (Appendix H)
+#: appendix_h — the rank printed on p. 46, R ≥ ⌊D̄/L⌋ (too small when L ∤ D̄)
+APPENDIX_H_THRESHOLD_PRINTED = sp.floor(Dbar / L)
+#: appendix_h — what Lemma 1 gives with rank(E) ≤ D̄: R ≥ ⌈D̄/L⌉ always suffices (⌈rank(E)/L⌉ is exact)
+APPENDIX_H_THRESHOLD = sp.ceiling(Dbar / L)
+#: appendix_h — FNN with a width-D̄ target of depth L̄ (uniform partition): R ≥ ⌈D̄/⌊L/L̄⌋⌉
+APPENDIX_H_FNN_THRESHOLD = sp.ceiling(Dbar / M_EXPR)
+
+
+# --- errata (lora_theory.analysis.errata; claims lemma2_printed, theorem5_printed, theorem6_printed) ----------------
+#
+# The printed and corrected forms of the paper's slips that the sections above do not already hold (Lemma 2's bound,
+# Appendix H's threshold, Theorem 5/6's bounds and Assumption 2's range are above). Display expressions: the errata
+# module evaluates them on its instances, the CLI prints them.
+
+Enorm_x = sp.Symbol("Enorm_x", nonnegative=True)  # E‖x‖₂ for x with E[xxᵀ] = Σ
+mean_sq_error = sp.Symbol("Esq_err", nonnegative=True)  # E‖f(x) − f̄(x)‖₂²
+mean_error_sym = sp.Symbol("E_err", nonnegative=True)  # E‖f(x) − f̄(x)‖₂
+Wfrozen = sp.IndexedBase("W")  # frozen weights W_l (display)
+Rtilde = sp.IndexedBase("Rtilde", integer=True, nonnegative=True)  # R̃_i = rank(W̄_i − ∏_{P_i}W) (Theorem 3 proof)
+W_o, Z_L = sp.symbols("W_o Z_L", commutative=False)  # TFN output weight and last hidden state (display)
+softmax = sp.Function("softmax")  # column-wise softmax (display)
+
+#: App. C.1 (p. 19): "‖A‖_F = tr(A) for symmetric A", used as E‖x‖₂ = √‖Σ‖_F (Lemmas 2 and 9, Theorems 5 and 6)
+C1_EXPECTED_NORM_PRINTED = sp.Eq(Enorm_x, sp.sqrt(Sigma_F))
+#: App. C.1 corrected: Jensen, E‖x‖₂ ≤ √(E‖x‖₂²) = √tr Σ, and tr Σ ≥ ‖Σ‖_F for PSD Σ (equal iff rank Σ ≤ 1)
+C1_EXPECTED_NORM_CORRECTED = sp.Le(Enorm_x, sp.sqrt(tr_Sigma))
+#: lemma2_printed — Lemma 2 as printed (p. 5): E‖f − f̄‖₂² ≤ ‖Σ‖_F·σ²_{RL+1}(E)
+LEMMA2_STATEMENT_PRINTED = sp.Le(mean_sq_error, LEMMA2_BOUND_PRINTED)
+#: lemma2_printed — the provable form for the construction: E‖f − f̄‖₂² ≤ tr Σ·σ²_{RL+1}(E)
+LEMMA2_STATEMENT_PROVABLE = sp.Le(mean_sq_error, LEMMA2_BOUND_PROVABLE)
+#: theorem5_printed — the final term of β as printed (p. 6; also Theorem 6, p. 7): … ∨ √‖Σ‖_F
+BETA_FINAL_PRINTED = sp.sqrt(Sigma_F)
+#: theorem5_printed — the provable final term: E‖x‖₂ ≤ √tr Σ
+BETA_FINAL_CORRECTED = sp.sqrt(tr_Sigma)
+#: Appendix H (p. 46) as printed: R ≥ ⌊D̄/L⌋
+APPENDIX_H_STATEMENT_PRINTED = sp.GreaterThan(R, APPENDIX_H_THRESHOLD_PRINTED)
+#: Appendix H corrected (Lemma 1 with rank(E) ≤ D̄): R ≥ ⌈D̄/L⌉
+APPENDIX_H_STATEMENT_CORRECTED = sp.GreaterThan(R, APPENDIX_H_THRESHOLD)
+#: Assumption 2 (p. 31) as printed: the discrepancy inside LR_r is W̄_i − ∏_{l=min P_i}^{max P_i − 1} W_l
+ASSUMPTION2_PRODUCT_PRINTED = sp.Product(Wfrozen[l], (l, P_min, P_max - 1))
+#: Assumption 2 as the construction needs it (and as Assumption 1 has it): ∏_{l∈P_i} W_l
+ASSUMPTION2_PRODUCT_CORRECTED = sp.Product(Wfrozen[l], (l, P_min, P_max))
+#: Theorem 3's proof (p. 28), (15)–(16) as printed: LR_{RL ∧ R̃_i}
+THEOREM3_PROOF_INDEX_PRINTED = sp.Min(R * L, Rtilde[i])
+#: Theorem 3's proof corrected: block i has M layers, so LR_{RM ∧ R̃_i}
+THEOREM3_PROOF_INDEX_CORRECTED = sp.Min(R * M_EXPR, Rtilde[i])
+#: Corollary 4 (p. 6) as printed: R ≥ D/M (a ratio)
+COROLLARY4_STATEMENT_PRINTED = sp.GreaterThan(R, D / M_EXPR)
+#: Corollary 4 with the ceiling (the same set of integer R): R ≥ ⌈D/M⌉
+COROLLARY4_STATEMENT_CORRECTED = sp.GreaterThan(R, COROLLARY4_THRESHOLD)
+#: TFN output as printed (App. F.2, p. 37): softmax(W_o Z_L)
+TFN_OUTPUT_PRINTED = softmax(W_o * Z_L)
+#: TFN output of the authors' code: the linear W_o Z_L
+TFN_OUTPUT_CODE = W_o * Z_L
+
+
+# --- Assumption 4, Lemma 14, Corollary 10 (claims assumption4, lemma14, corollary10) --------------------------------
+
+#: assumption4 — the number of matrices Assumption 4 lists for rank R: every weight of both TFNs, 2(L(4H + 2) + 1)
+#: (W_Q, W_K, W_V, W_O per head, W_1, W_2 per block, W_o), and R per family member: H per block for the score and
+#: the value families (HL each) plus the output family, R(2HL + 1)
+ASSUMPTION4_COUNT = 2 * (L * (4 * H + 2) + 1) + R * (2 * H * L + 1)
+#: corollary10 — random TFNs: R ≥ ⌈D/2⌉ (Theorem 7's worst case G_i = D, THEOREM7_WORST_CASE)
+COROLLARY10_THRESHOLD = THEOREM7_WORST_CASE
+
+
+# --- single-head TFN: Theorem 8, Corollary 9 (claims theorem8, corollary9; App. F.1, pp. 34 and 36) -----------------
+
+#: theorem8 — R ≥ max_i ⌈G_i/2⌉ with the single-head gaps (the value term W̄_1 W̄_V W̄_{2,i−1} − W_1 W_V W_{2,i−1},
+#: no W_O); each score chain (W_Q, W_Kᵀ), value chain (W_V, W_1) and the output chain (W_2L, W_o) is a two-factor
+#: Lemma 1 chain, exact iff 2R ≥ its discrepancy rank
+THEOREM8_THRESHOLD_DISPLAY = max_i(sp.ceiling(G_i[i] / 2))
+#: theorem8 — the same threshold through the largest gap: ⌈G_max/2⌉
+THEOREM8_THRESHOLD = sp.ceiling(G_max / 2)
+#: theorem8 — the adapted matrices: W_K, W_Q, W_V, W_1 of every block, W_2 of the last block, W_o
+THEOREM8_ADAPTED_MATRICES = 4 * L + 2
+#: theorem8 — trainable scalars: a D×R and an R×D factor per adapted matrix, plus b̂_1, b̂_2 of every block
+THEOREM8_PARAMETER_COUNT = 2 * R * D * THEOREM8_ADAPTED_MATRICES + 2 * D * L
+#: corollary9 — random single-head TFNs: every G_i = D almost surely, so R ≥ ⌈D/2⌉
+COROLLARY9_THRESHOLD = sp.ceiling(D / 2)
+
+
+def theorem8_threshold(gaps: tuple[int, ...]) -> int:
+    """max_i ⌈G_i/2⌉ through sympy (the concrete form of THEOREM8_THRESHOLD_DISPLAY)."""
+    expr = sp.Max(*[sp.ceiling(G_i[j + 1] / 2) for j in range(len(gaps))])
+    return evaluate_integer(expr, {G_i[j + 1]: int(g) for j, g in enumerate(gaps)})
+
+
+# --- errata found while encoding Lemma 12 and Lemma 4 (arXiv 2310.17513v3, App. E.4, pp. 32–33) ---------------------
+
+#: Lemma 12's hypothesis as printed: some point of the frozen model's non-activation region I_l lies outside every
+#: target region Ī_i
+LEMMA12_HYPOTHESIS_PRINTED = sp.Symbol(r"\exists x \in I_l \setminus \bigcup_i \bar{I}_i")
+#: what the proof uses (p. 33): a point in the interior of I_l at which every target pre-activation is positive
+LEMMA12_HYPOTHESIS_NEEDED = sp.Symbol(r"\exists x \in \mathrm{int}\, I_l:\ \bar{z}_i(x) > 0\ \forall i")
+#: the proof of Lemma 4 (p. 33): "I_1 ∖ Ī_1 = ∅ only when W_1 = W̄_1"
+LEMMA4_REGION_STEP_PRINTED = sp.Symbol(r"I_1 \subseteq \bar{I}_1 \Rightarrow W_1 = \bar{W}_1")
+#: the exact condition, with M = W̄_1 W_1⁻¹: I_1 ⊆ Ī_1 iff M ≥ 0 entrywise and b̄_1 − M b_1 ≤ 0
+LEMMA4_REGION_STEP_CORRECTED = sp.Symbol(
+    r"I_1 \subseteq \bar{I}_1 \Leftrightarrow \bar{W}_1W_1^{-1} \geq 0,\ \bar{b}_1 - \bar{W}_1W_1^{-1}b_1 \leq 0")

@@ -17,8 +17,8 @@ from lora_theory.errors import DepthError, DomainError, DTypeError, LoRATheoryEr
 from lora_theory.numerics import chain_product
 from lora_theory.validation import as_matrix, as_square_stack, check_int, check_same_dtype
 
-__all__ = ["LinearChain", "ReLUFNN", "TFN", "TFNBlock", "HEAD_MATRICES", "column_softmax", "check_fnn_pair",
-           "check_tfn_pair", "check_sequence_input"]
+__all__ = ["LinearChain", "ReLUFNN", "TFN", "TFNBlock", "TFN_OUTPUTS", "HEAD_MATRICES", "column_softmax",
+           "single_head_block", "check_fnn_pair", "check_tfn_pair", "check_sequence_input"]
 
 
 def _check_finite_input(x: torch.Tensor, name: str = "x") -> None:
@@ -212,19 +212,37 @@ def column_softmax(S: torch.Tensor) -> torch.Tensor:
     return torch.softmax(S, dim=-2)
 
 
+#: the output layers a TFN supports: the paper's softmax(W_o Z_L) (App. F.2, p. 37) and the plain linear W_o Z_L of
+#: the authors' code
+TFN_OUTPUTS = ("softmax", "linear")
+
+
 @dataclass(frozen=True, eq=False)
 class TFN:
     """TFN_{L,D,H}: Z_0 = X ∈ R^{D×N} (columns are tokens); per block
     Attn(Z) = Σ_h W_O^h W_V^h Z softmax((W_K^h Z)ᵀ(W_Q^h Z)), H = ReLU(W_1 Attn(Z) + b_1 1ᵀ), Z' = W_2 H + b_2 1ᵀ;
-    output f(X) = W_o Z_L (no bias). Inputs may carry leading batch dimensions: X of shape (..., D, N).
+    logits W_o Z_L (no bias, :meth:`logits`); output f(X) = softmax(W_o Z_L), column-wise, by default.
+    Inputs may carry leading batch dimensions: X of shape (..., D, N).
 
-    The paper's output layer is softmax(W_o Z_L) (App. F.2, p. 37); it is left out here because W_o Z_L = W̄_o Z̄_L
-    implies equality after any fixed output map, so exactness is checked before it."""
+    ``output``: ``"softmax"`` (default) is the paper's output layer softmax(W_o Z_L) (arXiv 2310.17513v3, App. F.2,
+    p. 37, and App. F.1, p. 33); ``"linear"`` is the plain W_o Z_L of the authors' code. The constructions match the
+    logits, W_o Z_L = W̄_o Z̄_L, which implies equality after the softmax.
+
+    ``single_head``: the single-head block of App. F.1 (p. 33), Attn(Z) = W_V Z softmax((W_K Z)ᵀ(W_Q Z)) — it has no
+    W_O. It is stored as H = 1 with W_O fixed to the identity (checked exactly), and the attention never multiplies
+    by it, so the model computes the paper's single-head formula (see :func:`single_head_block`)."""
 
     blocks: tuple[TFNBlock, ...]
     Wo: torch.Tensor
+    output: str = "softmax"
+    single_head: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.output, str) or self.output not in TFN_OUTPUTS:
+            raise DomainError(f"output must be one of {TFN_OUTPUTS} (the paper's softmax(W_o Z_L) or the linear "
+                              f"W_o Z_L); got {self.output!r}")
+        if not isinstance(self.single_head, bool):
+            raise DTypeError(f"single_head must be a bool; got {type(self.single_head).__name__}")
         if not isinstance(self.blocks, Sequence):
             raise ShapeError(f"blocks must be a sequence of TFNBlock (one per layer); got {type(self.blocks).__name__}"
                              " — wrap a single TFNBlock in a tuple")
@@ -269,6 +287,14 @@ class TFN:
                 raise ShapeError(f"blocks[{l}] has {H} heads but blocks[0] has {len(self.blocks[0].WQ)}")
         check_same_dtype(named)
         object.__setattr__(self, "blocks", tuple(self.blocks))
+        if self.single_head:
+            for l, blk in enumerate(self.blocks):
+                if blk.heads != 1:
+                    raise ShapeError(f"single_head=True needs H = 1 head per block; blocks[{l}] has {blk.heads}")
+                eye = torch.eye(D, dtype=Wo.dtype, device=Wo.device)
+                if not torch.equal(blk.WO[0], eye):
+                    raise DomainError(f"single_head=True: the single-head block has no W_O, so blocks[{l}].WO[0] must "
+                                      "be exactly the identity (build blocks with single_head_block)")
 
     @property
     def depth(self) -> int:
@@ -296,6 +322,9 @@ class TFN:
         l = check_int(l, f"block index l (L={self.depth})", minimum=0, maximum=self.depth - 1, error=DepthError)
         Z = self._check_input(Z)
         blk = self.blocks[l]
+        if self.single_head:  # App. F.1, p. 33: W_V Z softmax((W_K Z)ᵀ(W_Q Z)), no W_O
+            S = (blk.WK[0] @ Z).transpose(-1, -2) @ (blk.WQ[0] @ Z)
+            return (blk.WV[0] @ Z) @ column_softmax(S)
         out = torch.zeros_like(Z)
         for WQ, WK, WV, WO in zip(blk.WQ, blk.WK, blk.WV, blk.WO):
             S = (WK @ Z).transpose(-1, -2) @ (WQ @ Z)
@@ -312,8 +341,28 @@ class TFN:
             out.append(Z)
         return out
 
-    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+    def logits(self, X: torch.Tensor) -> torch.Tensor:
+        """The pre-output logits W_o Z_L (what the constructions match), whatever ``output`` is."""
         return self.Wo @ self.hidden_states(X)[-1]
+
+    def output_map(self, A: torch.Tensor) -> torch.Tensor:
+        """The output layer applied to logits A = W_o Z_L: softmax over the D rows of each token column, or A."""
+        return column_softmax(A) if self.output == "softmax" else A
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        return self.output_map(self.logits(X))
+
+    def with_output(self, output: str) -> "TFN":
+        """The same network with another output layer (``"softmax"`` or ``"linear"``); tensors shared."""
+        return TFN(self.blocks, self.Wo, output, self.single_head)
+
+
+def single_head_block(WQ: torch.Tensor, WK: torch.Tensor, WV: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor,
+                      W2: torch.Tensor, b2: torch.Tensor) -> TFNBlock:
+    """A single-head block (arXiv 2310.17513v3, App. F.1, p. 33) for ``TFN(..., single_head=True)``: one head,
+    W_O fixed to the identity (never multiplied, never adapted)."""
+    eye = torch.eye(int(WV.shape[0]), dtype=WV.dtype, device=WV.device)
+    return TFNBlock((WQ,), (WK,), (WV,), (eye,), W1, b1, W2, b2)
 
 
 def check_fnn_pair(frozen: object, target: object, *, min_depth: int = 1, depth_reason: str = "",
@@ -358,4 +407,9 @@ def check_tfn_pair(frozen: object, target: object, *, model_type: type = TFN,
             raise ShapeError(f"target {what}={b} differs from frozen {what}={a}: Theorem 7 needs a same-size target")
     if isinstance(frozen.Wo, torch.Tensor):
         check_same_dtype([("frozen.Wo", frozen.Wo), ("target.Wo", target.Wo)])
+    for what in ("output", "single_head"):
+        a, b = getattr(frozen, what, None), getattr(target, what, None)
+        if a != b:
+            raise DomainError(f"target {what}={b!r} differs from frozen {what}={a!r}: the adapted model keeps the "
+                              "frozen architecture, so both must use the same one")
     return frozen.width, frozen.depth, frozen.heads

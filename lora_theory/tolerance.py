@@ -248,6 +248,11 @@ def tfn_chain_tolerance(chain: Tolerance, *, unit_roundoff: float, width: int, k
       own backward error on the result::
 
           ‖W_1⁻¹‖·(uD²·3·‖W̄_1‖‖W̄_O‖‖W̄_V‖·‖C‖ + ‖W̄_1‖‖W̄_O‖‖W̄_V‖·δC) + uD²·κ(W_1)·‖chain target‖
+
+    * single-head values (``"V1"``, Theorem 8, App. F.1, p. 34; ``target_norms`` = (‖W̄_1‖, ‖W̄_V‖)): the chain
+      (W_V, W_1) aims at W̄_1 W̄_V C directly, two products and δC, no solve::
+
+          uD²·2·‖W̄_1‖‖W̄_V‖·‖C‖ + ‖W̄_1‖‖W̄_V‖·δC
     """
     u, D = unit_roundoff, width
     uD2 = u * D ** 2
@@ -259,11 +264,13 @@ def tfn_chain_tolerance(chain: Tolerance, *, unit_roundoff: float, width: int, k
         M = math.prod(target_norms)
         if kind == "QK":
             form = uD2 * 3 * Cn * Cn * M + 2 * c_err * Cn * M
+        elif kind == "V1":
+            form = uD2 * 2 * M * Cn + M * c_err
         elif kind == "OV":
             inv = w1_kappa / w1_norm  # ‖W_1⁻¹‖
             form = inv * (uD2 * 3 * M * Cn + M * c_err) + uD2 * w1_kappa * chain_target_norm
         else:
-            raise DomainError(f"kind must be 'out', 'QK' or 'OV'; got {kind!r}")
+            raise DomainError(f"kind must be 'out', 'QK', 'OV' or 'V1'; got {kind!r}")
     return Tolerance(chain.value + form, chain.scale, chain.formula + " + target formation",
                      dict(chain.terms) | {"target formation": form})
 
@@ -408,7 +415,7 @@ def softmax_rounding(keys: int, unit_roundoff: float, tiny: float) -> tuple[floa
 
 
 def tfn_tolerance(*, unit_roundoff: float, width: int, tokens: int, token_bounds: tuple[float, ...],
-                  parts: Mapping[str, float], output_scale: float) -> Tolerance:
+                  parts: Mapping[str, float], output_scale: float, output: str = "linear") -> Tolerance:
     """First-order bound on max over tokens of ‖f(X)_{:,j} − f̄(X)_{:,j}‖₂ for one input X (Theorem 7 construction,
     arXiv 2310.17513v3, Theorem 7, p. 8), propagated along both networks' **computed activations** for this X.
     ``token_bounds`` holds one bound per output token (gathered by
@@ -449,15 +456,29 @@ def tfn_tolerance(*, unit_roundoff: float, width: int, tokens: int, token_bounds
       **misses directions by design** (below its threshold) only rounding may enter a tolerance, so the a-priori
       chain tolerance :func:`tfn_chain_tolerance` (times ‖W_1‖₂ for values) bounds its rounding.
 
+    * **The output softmax** (``output="softmax"``: the paper's output layer softmax(W_o Z_L), App. F.2, p. 37, over
+      the D logits of each token). It is one more operation of both traced networks: its rounding is
+      :func:`softmax_rounding` with D entries, and every site above reaches the output through its exact Jacobian
+      diag(p) − ppᵀ at the computed probabilities. The output defect (added per token) is multiplied by
+      ‖diag(p̄_j) − p̄_j p̄_jᵀ‖₂ of the target's column j. That norm is ≤ 1/2 for every p (for a unit vector x,
+      xᵀ(diag(p) − ppᵀ)x is the variance of x under p, at most (max x − min x)²/4 ≤ 1/2), so the softmax is
+      1/2-Lipschitz in the 2-norm per column: a logit bound τ_j gives ≤ τ_j/2 + the rounding of the two computed
+      softmaxes after it. Using the Jacobian at the computed p (first order, like everything here) is tighter where
+      the output saturates. ``output="linear"`` stops at the logits W_o Z_L.
+
     So at the threshold the bound is what rounding made of this construction on this X, and one rank below it stays
     at the rounding level (the missed singular values never enter it), while the error of the construction — a
     missed σ of a chain carried to the output — exceeds it by many orders. First order in u: terms of order u² and
     ReLU patterns that rounding could flip (pre-activations within rounding of 0) are neglected. No tuned constant.
     """
+    if output not in ("linear", "softmax"):
+        raise DomainError(f"output must be 'linear' or 'softmax'; got {output!r}")
     value = max(token_bounds) if token_bounds else 0.0
+    out_defect = "out-defect_j" if output == "linear" else "‖J_softmax(p̄_j)‖₂·out-defect_j"
     return Tolerance(
         value=value, scale=output_scale,
-        formula="max_j ‖Σ_s |∂f/∂s|·b_s (adapted + target rounding, identity defects)‖₂ + out-defect_j",
+        formula=f"max_j ‖Σ_s |∂f/∂s|·b_s (adapted + target rounding, identity defects)‖₂ + {out_defect}"
+                + (" (through the output softmax)" if output == "softmax" else ""),
         terms={"u": unit_roundoff, "D": width, "N": tokens} | dict(parts))
 
 

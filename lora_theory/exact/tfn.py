@@ -37,6 +37,12 @@ states H_i = H̄_i are equal (ReLU is applied to equal matrices). Then Z̄_i = W
 f̄(X) = W̄_o W̄_2L H + W̄_o b̄_2L = W̃_o W̃_2L H + W̃_o b̂_2L = f(X). So (i)–(iv) hold ⇒ f = f̄ on every
 X ∈ R^{D×N}, every N, and (v) says the adapters are the ones Theorem 7 allows.
 
+**The output layer.** What (iii) certifies is equality of the *logits*, W̃_o Z_L = W̄_o Z̄_L, for every input. The
+paper's TFN output is softmax(W_o Z_L), column-wise (App. F.2, p. 37): a fixed map applied to two equal matrices, so
+the outputs are equal too — the certificate covers both the paper's softmax output and the linear output of the
+authors' code, and never evaluates the output softmax (which has no exact rational value). An :class:`ExactTFN` is
+therefore the network up to its logits; :func:`model_to_torch` chooses the float model's output layer.
+
 The exact gaps G_i (eq. (23), p. 37) are ranks of rational matrices, computed from the frozen and target networks alone;
 each chain's discrepancy equals a G-matrix up to invertible factors (W_1 and W_{2,i−1}), so the chain ranks must equal
 the gaps (``gaps_match_chains``), and the construction is exact iff R ≥ max_i ⌈G_i/2⌉ (``threshold``).
@@ -68,6 +74,7 @@ from lora_theory.models import check_tfn_pair
 from lora_theory.validation import check_int, check_rank
 
 __all__ = ["ExactTFNBlock", "ExactTFN", "TFNIntegerInstance", "TFNCertificate", "build_integer_tfn_instance",
+           "single_head_integer_instance", "certify_tfn_single_head", "certify_theorem8_example",
            "exact_tfn_gaps", "certify_tfn", "certify_theorem7_example", "to_torch", "model_to_torch"]
 
 _HEAD_MATRICES = ("WQ", "WK", "WV", "WO")
@@ -189,9 +196,10 @@ def _to_tensor(M: sp.MatrixBase, vector: bool = False):
     return t[:, 0].clone() if vector else t
 
 
-def model_to_torch(model: ExactTFN):
+def model_to_torch(model: ExactTFN, output: str = "softmax", single_head: bool = False):
     """The float64 :class:`lora_theory.models.TFN` of an ExactTFN (entries rounded to the nearest float; integer
-    entries below 2^53 are exact)."""
+    entries below 2^53 are exact), with output layer ``output`` (``"softmax"``, the paper's, or ``"linear"``);
+    ``single_head=True`` for a single-head model (H = 1, W_O = I)."""
     from lora_theory.models import TFN, TFNBlock
 
     if not isinstance(model, ExactTFN):
@@ -199,15 +207,15 @@ def model_to_torch(model: ExactTFN):
     blocks = [TFNBlock(*(tuple(_to_tensor(M) for M in getattr(b, name)) for name in _HEAD_MATRICES),
                        _to_tensor(b.W1), _to_tensor(b.b1, True), _to_tensor(b.W2), _to_tensor(b.b2, True))
               for b in model.blocks]
-    return TFN(tuple(blocks), _to_tensor(model.Wo))
+    return TFN(tuple(blocks), _to_tensor(model.Wo), output, single_head)
 
 
-def to_torch(instance: TFNIntegerInstance | tuple) -> tuple:
+def to_torch(instance: TFNIntegerInstance | tuple, output: str = "softmax", single_head: bool = False) -> tuple:
     """(frozen, target) as float64 :class:`lora_theory.models.TFN` models, for cross-checks with the float code."""
     if isinstance(instance, ExactTFN) or not isinstance(instance, tuple) or len(instance) != 2:
         raise DTypeError("instance must be a (frozen, target) pair of ExactTFN (a TFNIntegerInstance); got "
                          f"{type(instance).__name__} (use model_to_torch for one model)")
-    return model_to_torch(instance[0]), model_to_torch(instance[1])
+    return model_to_torch(instance[0], output, single_head), model_to_torch(instance[1], output, single_head)
 
 
 # ------------------------------------------------------------------------------------------------------- instances
@@ -341,6 +349,9 @@ class TFNCertificate:
     calibrations: tuple
     b1: tuple = field(default=())
     b2: tuple = field(default=())
+    #: the single-head construction (Theorem 8): value chains (W_V, W_1) under the keys ``(block, "V1", 0)``, W_1
+    #: adapted, W_O = I never adapted
+    single_head: bool = False
 
     @property
     def threshold(self) -> int:
@@ -354,7 +365,8 @@ class TFNCertificate:
 
     def chain_gaps(self) -> tuple[int, ...]:
         """The chains' discrepancy ranks, per block (max over heads and the two chains) and for the output chain."""
-        per_block = [max(self.chains[(l, kind, h)].discrepancy_rank for kind in ("QK", "OV")
+        kinds = ("QK", "V1") if self.single_head else ("QK", "OV")
+        per_block = [max(self.chains[(l, kind, h)].discrepancy_rank for kind in kinds
                          for h in range(self.heads)) for l in range(self.depth)]
         return tuple(per_block) + (self.chains[("out",)].discrepancy_rank,)
 
@@ -393,7 +405,8 @@ class TFNCertificate:
         if not self.output_bias_equal:
             out.append("(iii) W̃_o b̂_2L == W̄_o b̄_2L")
         if not self.support_ok:
-            out.append("(v) support: W_1 or W_2 (block < L) was changed")
+            out.append("(v) support: W_O, or W_2 (block < L) was changed" if self.single_head else
+                       "(v) support: W_1 or W_2 (block < L) was changed")
         over = [name for name, r in self.delta_ranks.items() if r > self.rank]
         if over:
             out.append(f"(v) rank(ΔW) > R={self.rank} for {over}")
@@ -402,7 +415,8 @@ class TFNCertificate:
     def summary(self) -> str:
         verdict = "equal" if self.equal else "not equal"
         failed_chains = [key for key, ok in self.chain_equal.items() if not ok]
-        parts = [f"exact TFN certificate (Theorem 7): f {'==' if self.equal else '!='} f̄ ({verdict})",
+        which = "Theorem 8, single head" if self.single_head else "Theorem 7"
+        parts = [f"exact TFN certificate ({which}): f {'==' if self.equal else '!='} f̄ ({verdict})",
                  f"D={self.width} L={self.depth} H={self.heads} R={self.rank}",
                  f"gaps G={list(self.gaps)} threshold={self.threshold} chain ranks={list(self.chain_gaps())}",
                  f"chains not exact: {failed_chains if failed_chains else 'none'}",
@@ -512,8 +526,10 @@ def certify_tfn(frozen: ExactTFN, target: ExactTFN, rank: int) -> TFNCertificate
 
 
 def _verify(frozen: ExactTFN, target: ExactTFN, adapted: ExactTFN, R: int, gaps: tuple[int, ...], chains: dict,
-            adapters: dict, calibrations: tuple) -> TFNCertificate:
-    """Checks (i)–(v) on the assembled adapted network, with the verifier's own calibration."""
+            adapters: dict, calibrations: tuple, single_head: bool = False) -> TFNCertificate:
+    """Checks (i)–(v) on the assembled adapted network, with the verifier's own calibration. ``single_head``: W_O is
+    the identity in all three networks, so (ii) reads W̃_1 W̃_V == W̄_1 W̄_V C, and (v) allows W_1 to move but not
+    W_O."""
     D, L, H = frozen.width, frozen.depth, frozen.heads
     C = sp.eye(D)
     score_eq, value_eq, first_bias, carried_bias, calib_eq = [], [], [], [], []
@@ -545,7 +561,7 @@ def _verify(frozen: ExactTFN, target: ExactTFN, adapted: ExactTFN, R: int, gaps:
                 delta_ranks[f"blocks[{l}].{name}[{h}]"] = (getattr(ab, name)[h] - getattr(fb, name)[h]).rank()
         delta_ranks[f"blocks[{l}].W1"] = (ab.W1 - fb.W1).rank()
         delta_ranks[f"blocks[{l}].W2"] = (ab.W2 - fb.W2).rank()
-        if ab.W1 != fb.W1 or (l < L - 1 and ab.W2 != fb.W2):
+        if (ab.WO != fb.WO if single_head else ab.W1 != fb.W1) or (l < L - 1 and ab.W2 != fb.W2):
             support_ok = False
     delta_ranks["Wo"] = (adapted.Wo - frozen.Wo).rank()
 
@@ -554,7 +570,8 @@ def _verify(frozen: ExactTFN, target: ExactTFN, adapted: ExactTFN, R: int, gaps:
         value_equal=tuple(value_eq), first_bias_equal=tuple(first_bias), carried_bias_equal=tuple(carried_bias),
         calibration_equal=tuple(calib_eq), output_equal=output_equal, output_bias_equal=output_bias_equal,
         support_ok=support_ok, delta_ranks=delta_ranks, adapters=adapters, adapted=adapted,
-        calibrations=calibrations, b1=tuple(b.b1 for b in adapted.blocks), b2=tuple(b.b2 for b in adapted.blocks))
+        calibrations=calibrations, b1=tuple(b.b1 for b in adapted.blocks), b2=tuple(b.b2 for b in adapted.blocks),
+        single_head=single_head)
 
 
 def certify_theorem7_example(seed: int, width: int, depth: int, heads: int,
@@ -567,3 +584,98 @@ def certify_theorem7_example(seed: int, width: int, depth: int, heads: int,
     gaps = exact_tfn_gaps(*inst)
     R = max(1, max(math.ceil(g / 2) for g in gaps))
     return certify_tfn(inst.frozen, inst.target, R)
+
+
+# ------------------------------------------------------------------------------------------ single head (Theorem 8)
+
+
+def single_head_integer_instance(width: int, depth: int, gap_rank: int | None, seed: int) -> TFNIntegerInstance:
+    """An integer single-head pair (arXiv 2310.17513v3, App. F.1, p. 33): :func:`build_integer_tfn_instance` with one
+    head and W_O = I in both models. A low-gap target (``gap_rank = k``) moves W_Q, W_K, W_V, W_o by rank-≤k integer
+    matrices and, instead of W_O, W̄_1 = W_1 + (the rank-≤k move drawn for W_O), so Theorem 8's value chain W_1·W_V
+    has both factors moved."""
+    frozen, target = build_integer_tfn_instance(width, depth, 1, gap_rank, seed)
+    eye = sp.ImmutableMatrix(sp.eye(frozen.width))
+
+    def single(model: ExactTFN, moved_w1: bool) -> ExactTFN:
+        blocks = []
+        for b, fb in zip(model.blocks, frozen.blocks):
+            W1 = sp.ImmutableMatrix(fb.W1 + (b.WO[0] - fb.WO[0])) if moved_w1 else b.W1
+            blocks.append(ExactTFNBlock(b.WQ, b.WK, b.WV, (eye,), W1, b.b1, b.W2, b.b2))
+        return ExactTFN(tuple(blocks), model.Wo)
+
+    return TFNIntegerInstance(single(frozen, False), single(target, gap_rank is not None))
+
+
+def certify_tfn_single_head(frozen: ExactTFN, target: ExactTFN, rank: int) -> TFNCertificate:
+    """The Theorem 8 construction (claim ``theorem8``; arXiv 2310.17513v3, Theorem 8, App. F.1, p. 34) in rational
+    arithmetic, certified by exact identities on the assembled network as :func:`certify_tfn` does.
+
+    Single-head models are ExactTFN with H = 1 and W_O = I (exactly) in both networks. Per block: the score chain
+    (W_Q, W_Kᵀ) towards C_iᵀW̄_KᵀW̄_Q C_i; the value chain (first W_V, second W_1) towards W̄_1 W̄_V C_i — W_1 is
+    adapted, no solve with it; b̂_1 = b̄_1; the carry and the output chain as in Theorem 7. The gaps are
+    :func:`exact_tfn_gaps` (with W_O = I they are Theorem 8's). Equality of the logits W̃_o Z_L = W̄_o Z̄_L holds for
+    every input, hence of the softmax outputs. Raises DTypeError, ShapeError (sizes, H ≠ 1, W_O ≠ I), RankError,
+    and SingularityError naming block, chain or matrix."""
+    D, L, H = _check_pair(frozen, target)
+    eye = sp.eye(D)
+    if H != 1 or any(b.WO[0] != eye for m in (frozen, target) for b in m.blocks):
+        raise ShapeError("certify_tfn_single_head needs single-head models: H = 1 and W_O = I in every block "
+                         f"(got H={H}; build them with single_head_integer_instance)")
+    R = check_rank(rank, "rank", width=D)
+    gaps = exact_tfn_gaps(frozen, target)
+    C = eye
+    calibrations = [sp.ImmutableMatrix(C)]
+    chains: dict = {}
+    adapters: dict = {}
+    parts = []
+    b1s, b2s = [], []
+    for l, (blk, tb) in enumerate(zip(frozen.blocks, target.blocks)):
+        where = f"block {l + 1}"
+        qk = _chain(f"{where}, score chain (W_Q, W_Kᵀ)", ("W_Q", "W_Kᵀ"), [blk.WQ[0], blk.WK[0].T],
+                    C.T * tb.WK[0].T * tb.WQ[0] * C, R)
+        v1 = _chain(f"{where}, value chain (W_V, W_1)", ("W_V", "W_1"), [blk.WV[0], blk.W1], tb.W1 * tb.WV[0] * C, R)
+        chains[(l, "QK", 0)], chains[(l, "V1", 0)] = qk, v1
+        (Bq, Aq), (Bk, Ak) = qk.adapters
+        (Bv, Av), (B1, A1) = v1.adapters
+        pairs = {"WQ": (Bq, Aq), "WK": (Ak.T, Bk.T), "WV": (Bv, Av)}
+        mats = {}
+        for name, (B, A) in pairs.items():
+            adapters[f"blocks[{l}].{name}[0]"] = (B, A)
+            mats[name] = (sp.ImmutableMatrix(getattr(blk, name)[0] + _delta(B, A, D)),)
+        adapters[f"blocks[{l}].W1"] = (B1, A1)
+        b1s.append(tb.b1)
+        if l < L - 1:
+            require_nonsingular(tb.W2, f"block {l + 1}: target W̄_2", "the carried bias W_2 W̄_2⁻¹ b̄_2",
+                                claim="Theorem 8")
+            require_nonsingular(blk.W2, f"block {l + 1}: frozen W_2", "the calibration W̄_2 W_2⁻¹", claim="Theorem 8")
+            b2s.append(blk.W2 * tb.W2.LUsolve(tb.b2))
+            C = _calibration(blk.W2, tb.W2)
+            calibrations.append(sp.ImmutableMatrix(C))
+        parts.append((mats, sp.ImmutableMatrix(blk.W1 + _delta(B1, A1, D))))
+
+    last, tlast = frozen.blocks[-1], target.blocks[-1]
+    out = _chain("output chain (W_2 of the last block, W_o)", ("W_2L", "W_o"), [last.W2, frozen.Wo],
+                 target.Wo * tlast.W2, R)
+    chains[("out",)] = out
+    (B2, A2), (Bo, Ao) = out.adapters
+    adapters[f"blocks[{L - 1}].W2"] = (B2, A2)
+    adapters["Wo"] = (Bo, Ao)
+    W2L = last.W2 + _delta(B2, A2, D)
+    Wot = frozen.Wo + _delta(Bo, Ao, D)
+    require_nonsingular(Wot, "output layer W̃_o = W_o + ΔW_o", "the last bias W̃_o⁻¹ W̄_o b̄_2L", claim="Theorem 8")
+    b2s.append(Wot.LUsolve(target.Wo * tlast.b2))
+    blocks = [ExactTFNBlock(mats["WQ"], mats["WK"], mats["WV"], blk.WO, W1t, b1s[l],
+                            W2L if l == L - 1 else blk.W2, b2s[l])
+              for l, ((mats, W1t), blk) in enumerate(zip(parts, frozen.blocks))]
+    adapted = ExactTFN(tuple(blocks), Wot)
+    return _verify(frozen, target, adapted, R, gaps, chains, adapters, tuple(calibrations), single_head=True)
+
+
+def certify_theorem8_example(seed: int, width: int, depth: int, gap_rank: int | None = None) -> TFNCertificate:
+    """:func:`single_head_integer_instance` (``width``, ``depth``, ``gap_rank``, ``seed``) certified at
+    R = max(1, max_i ⌈G_i/2⌉) (exact gaps)."""
+    inst = single_head_integer_instance(width, depth, gap_rank, seed)
+    gaps = exact_tfn_gaps(*inst)
+    R = max(1, max(math.ceil(g / 2) for g in gaps))
+    return certify_tfn_single_head(inst.frozen, inst.target, R)

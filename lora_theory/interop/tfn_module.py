@@ -8,15 +8,20 @@ adaptable matrix is its own ``nn.Linear``.
       blocks: ModuleList[TFNBlockModule]          (L blocks)
         heads: ModuleList[TFNHeadModule]          (H heads per block)
           q_proj, k_proj, v_proj, o_proj: nn.Linear(D, D, bias=False)   — W_Q^h, W_K^h, W_V^h, W_O^h
+                                                                         (single-head models: no o_proj)
         W1, W2: nn.Linear(D, D) with biases                            — the FFN W_1 → ReLU → W_2
       Wo: nn.Linear(D, D, bias=False)                                  — the output layer
+      output: "softmax" | "linear"                                     — softmax(W_o Z_L) or W_o Z_L
 
 The forward pass takes X of shape (..., D, N) like ``TFN.__call__`` (columns are tokens) and computes exactly the
 analysed model: Attn(Z) = Σ_h W_O W_V Z softmax((W_K Z)ᵀ(W_Q Z)) with the softmax over the key index (column-wise),
 **no** 1/√D scaling, no residual connection, no LayerNorm, no dropout; then ReLU(W_1 · + b_1), W_2 · + b_2; output
-W_o Z_L. Internally it works on the token-row layout (..., N, D) so that every matrix is applied by calling its
-``nn.Linear`` module — which is what lets a LoRA library that wraps ``nn.Linear`` modules (PEFT ``target_modules``
-such as ``["q_proj", "k_proj", "v_proj", "o_proj", "Wo"]`` or ``blocks.<L-1>.W2``) act on each matrix separately.
+softmax(W_o Z_L) over the D logits of each token (the paper's output layer, App. F.2, p. 37) or the logits W_o Z_L
+(``output="linear"``, the authors' code), as the TFN's ``output`` says. A single-head TFN (``single_head=True``,
+App. F.1, p. 33) gets heads without ``o_proj``: W_V Z softmax((W_K Z)ᵀ(W_Q Z)). Internally it works on the
+token-row layout (..., N, D) so that every matrix is applied by calling its ``nn.Linear`` module — which is what
+lets a LoRA library that wraps ``nn.Linear`` modules (PEFT ``target_modules`` such as ``["q_proj", "k_proj",
+"v_proj", "o_proj", "Wo"]`` or ``blocks.<L-1>.W2``) act on each matrix separately.
 
 **Why four separate projections per head.** Theorem 7 (arXiv 2310.17513v3, p. 8) puts an *independent* rank-R adapter on
 each of W_Q^h, W_K^h, W_V^h and W_O^h, for every head h and block, and each head's matrices are full D×D. PEFT's support
@@ -53,12 +58,12 @@ class TFNHeadModule(nn.Module):
     """One head: q_proj, k_proj, v_proj, o_proj, each an ``nn.Linear(D, D, bias=False)``. ``forward`` takes the
     token rows T = Zᵀ, shape (..., N, D), and returns (W_O W_V Z softmax((W_K Z)ᵀ(W_Q Z)))ᵀ, shape (..., N, D)."""
 
-    def __init__(self, WQ: torch.Tensor, WK: torch.Tensor, WV: torch.Tensor, WO: torch.Tensor) -> None:
+    def __init__(self, WQ: torch.Tensor, WK: torch.Tensor, WV: torch.Tensor, WO: torch.Tensor | None) -> None:
         super().__init__()
         self.q_proj = _linear(WQ)
         self.k_proj = _linear(WK)
         self.v_proj = _linear(WV)
-        self.o_proj = _linear(WO)
+        self.o_proj = _linear(WO) if WO is not None else None  # None: single-head block, no W_O
 
     def forward(self, T: torch.Tensor) -> torch.Tensor:
         q = self.q_proj(T)  # rows (W_Q z_j)ᵀ
@@ -66,16 +71,17 @@ class TFNHeadModule(nn.Module):
         S = k @ q.transpose(-1, -2)  # S_ij = (W_K z_i)·(W_Q z_j) = [(W_K Z)ᵀ(W_Q Z)]_ij: keys i, queries j
         P = torch.softmax(S, dim=-2)  # column-wise: normalise over the key index i, no 1/√D
         # (W_O W_V Z) P in row layout: Pᵀ (W_O W_V Z)ᵀ, with W_O W_V Z formed first as in TFN.attention
-        return P.transpose(-1, -2) @ self.o_proj(self.v_proj(T))
+        v = self.v_proj(T)
+        return P.transpose(-1, -2) @ (self.o_proj(v) if self.o_proj is not None else v)
 
 
 class TFNBlockModule(nn.Module):
     """One block: ``heads`` (ModuleList of :class:`TFNHeadModule`), then ``W1`` → ReLU → ``W2`` (``nn.Linear`` with
     biases). Token-row layout (..., N, D) in and out."""
 
-    def __init__(self, block: TFNBlock) -> None:
+    def __init__(self, block: TFNBlock, single_head: bool = False) -> None:
         super().__init__()
-        self.heads = nn.ModuleList(TFNHeadModule(q, k, v, o) for q, k, v, o in
+        self.heads = nn.ModuleList(TFNHeadModule(q, k, v, None if single_head else o) for q, k, v, o in
                                    zip(block.WQ, block.WK, block.WV, block.WO))
         self.W1 = _linear(block.W1, block.b1)
         self.W2 = _linear(block.W2, block.b2)
@@ -89,20 +95,24 @@ class TFNBlockModule(nn.Module):
 
 class TFNModule(nn.Module):
     """TFN_{L,D,H} as an ``nn.Module`` (see the module docstring). ``forward(X)``: X of shape (..., D, N), columns
-    are tokens, same dtype as the parameters; returns W_o Z_L of shape (..., D, N)."""
+    are tokens, same dtype as the parameters; returns softmax(W_o Z_L) (column-wise) or W_o Z_L, as ``output``
+    says, of shape (..., D, N)."""
 
     def __init__(self, tfn: TFN) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList(TFNBlockModule(b) for b in tfn.blocks)
+        self.blocks = nn.ModuleList(TFNBlockModule(b, tfn.single_head) for b in tfn.blocks)
         self.Wo = _linear(tfn.Wo)
         self.width = tfn.width
+        self.output = tfn.output
+        self.single_head = tfn.single_head
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         check_sequence_input(X, self.width, ("the parameters", next(self.parameters())))
         T = X.transpose(-1, -2)
         for block in self.blocks:
             T = block(T)
-        return self.Wo(T).transpose(-1, -2)
+        logits = self.Wo(T)  # token rows: the softmax runs over the D logits of each token (the last dim here)
+        return (torch.softmax(logits, dim=-1) if self.output == "softmax" else logits).transpose(-1, -2)
 
 
 def to_module(tfn: TFN) -> TFNModule:
@@ -128,13 +138,16 @@ def _weight(mod: object, where: str, *, bias: bool) -> tuple[torch.Tensor, torch
 
 def from_module(module: nn.Module) -> TFN:
     """Read a :class:`TFNModule` (or any module with the same attribute layout: ``blocks[l].heads[h].q_proj`` …,
-    ``blocks[l].W1``/``W2``, ``Wo``) back into a :class:`~lora_theory.models.TFN` (tensors copied)."""
+    ``blocks[l].W1``/``W2``, ``Wo``) back into a :class:`~lora_theory.models.TFN` (tensors copied). The output layer
+    is the module's ``output`` attribute (default ``"softmax"``, the paper's); heads whose ``o_proj`` is None make a
+    single-head TFN."""
     if not isinstance(module, nn.Module):
         raise DTypeError(f"from_module needs an nn.Module; got {type(module).__name__}")
     blocks_mod = getattr(module, "blocks", None)
     if not isinstance(blocks_mod, nn.ModuleList):
         raise ShapeError(f"module must have a 'blocks' nn.ModuleList; got {type(blocks_mod).__name__}")
     blocks = []
+    single = bool(getattr(module, "single_head", False))
     for l, blk in enumerate(blocks_mod):
         heads = getattr(blk, "heads", None)
         if not isinstance(heads, nn.ModuleList) or len(heads) == 0:
@@ -142,10 +155,14 @@ def from_module(module: nn.Module) -> TFN:
         mats: dict[str, list[torch.Tensor]] = {"q_proj": [], "k_proj": [], "v_proj": [], "o_proj": []}
         for h, head in enumerate(heads):
             for name, out in mats.items():
+                if name == "o_proj" and single:
+                    V = mats["v_proj"][-1]
+                    out.append(torch.eye(int(V.shape[0]), dtype=V.dtype, device=V.device))
+                    continue
                 out.append(_weight(getattr(head, name, None), f"blocks[{l}].heads[{h}].{name}", bias=False)[0])
         W1, b1 = _weight(getattr(blk, "W1", None), f"blocks[{l}].W1", bias=True)
         W2, b2 = _weight(getattr(blk, "W2", None), f"blocks[{l}].W2", bias=True)
         blocks.append(TFNBlock(tuple(mats["q_proj"]), tuple(mats["k_proj"]), tuple(mats["v_proj"]),
                                tuple(mats["o_proj"]), W1, b1, W2, b2))
     Wo, _ = _weight(getattr(module, "Wo", None), "Wo", bias=False)
-    return TFN(tuple(blocks), Wo)
+    return TFN(tuple(blocks), Wo, getattr(module, "output", "softmax"), single)

@@ -35,6 +35,7 @@ def test_theorem7_gap_matches_construction(inst):
     for g in gaps:
         assert_at_most(ex, g, bound=inst.frozen.width, name="le_D", what="G_i")
     regime("low-gap target" if inst.gap_rank is not None else "random target")
+    regime(f"output layer: {inst.frozen.output} (the gaps do not depend on it)")
 
 
 @given(inst=tfn_instances(low_gap=True))
@@ -53,17 +54,19 @@ RESOLUTION = 1e3
 
 
 def _only_near_the_floor(c, gaps, seen) -> bool:
-    """Every disagreement is one direction that the construction's chains leave at their rounding floor, and that
-    direction lies within RESOLUTION of the floor (so a different but equally valid rounding bound could count it)."""
+    """Every disagreement is directions that the construction's chains leave at their rounding floor — the formula
+    counts g > k of them where a chain counts k — and each of the g − k lies within RESOLUTION of that chain's floor
+    (so a different but equally valid rounding bound could count it)."""
     for i, (g, k) in enumerate(zip(gaps, seen)):
         if g == k:
             continue
-        if g != k + 1:
+        if g < k or g > c.frozen.width:
             return False
         keys = [("out",)] if i == len(gaps) - 1 else [(i, kind, h) for kind in ("QK", "OV")
                                                       for h in range(c.frozen.heads)]
-        near = [float(c.chains[key].discrepancy_singular_values[k]) * RESOLUTION >= c.chains[key].rank_floor
-                for key in keys if c.chains[key].discrepancy_rank == k and k < c.frozen.width]
+        near = [all(float(c.chains[key].discrepancy_singular_values[j]) * RESOLUTION >= c.chains[key].rank_floor
+                    for j in range(k, g))
+                for key in keys if c.chains[key].discrepancy_rank == k]
         if not any(near):
             return False
     return True
@@ -71,6 +74,8 @@ def _only_near_the_floor(c, gaps, seen) -> bool:
 
 @given(inst=offgen_tfn_instances())
 @example(inst=build_offgen_tfn_instance("zero_discrepancy", 4, 2, 1, seed=0)).via("every chain discrepancy 0: G = 0")
+@example(inst=build_offgen_tfn_instance("tiny_change", 3, 2, 1, relative_change=1e-12, seed=6711025)).via(
+    "two directions of block 2 within 1e1 of the chains' floor: G_2 = 3 by the formula, 1 by the chains")
 def test_theorem7_gap_offgen(inst):
     """Off the conditioned generators (Gaussian, Xavier, tiny changes, zero discrepancy) the formula's G_i equal the
     construction's chain ranks whenever it answers (a typed refusal naming the matrix is the other outcome)."""

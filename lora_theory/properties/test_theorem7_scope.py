@@ -60,7 +60,10 @@ def test_theorem7_scope_support_and_ranks(inst, data):
     formula = F.evaluate_integer(get_claim(CLAIM).formulas["parameter_count"], {F.R: R, F.D: D, F.H: H, F.L: L})
     assert_equal(ex, count, expected=formula, name="parameter_count",
                  what="trainable scalars counted vs the registry formula 2RD(4HL + 2) + 2DL")
+    assert_true(ex, adapted.output == inst.frozen.output, name="support",
+                what="the adapted model keeps the frozen output layer", seen=adapted.output)
     regime(f"L = {L}, H = {H}")
+    regime(f"output layer: {inst.frozen.output}")
 
 
 @given(inst=offgen_tfn_instances(), R=st.integers(1, 5), n_seq=st.integers(1, 4), x_seed=seeds())
@@ -87,5 +90,11 @@ def test_theorem7_scope_offgen_certified_or_refused(inst, R, n_seq, x_seed):
     err = float(torch.linalg.vector_norm(c.adapted()(X) - c.target(X), dim=-2).max())
     # assert_below, not assert_exact: off-generator instances must not enter the separation ratio
     assert_below(ex, err, bound=0.0, tol=c.tolerance(X), name="offgen_invariant",
-                 what="max over tokens of ‖f(X) − f̄(X)‖₂ of a construction that reports exact vs tolerance(X)")
+                 what=f"max over tokens of ‖f(X) − f̄(X)‖₂ ({inst.frozen.output} output) of a construction that "
+                      "reports exact vs tolerance(X)")
+    if inst.frozen.output == "softmax":
+        logit_err = float(torch.linalg.vector_norm(c.adapted().logits(X) - c.target.logits(X), dim=-2).max())
+        assert_below(ex, logit_err, bound=0.0, tol=c.tolerance(X, "linear"), name="offgen_invariant",
+                     what="max over tokens of the logits' error ‖W̃_o Z_L − W̄_o Z̄_L‖₂ vs tolerance(X, 'linear')")
     regime("certified exact")
+    regime(f"output layer: {inst.frozen.output}")

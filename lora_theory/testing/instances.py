@@ -208,14 +208,15 @@ def build_fnn_instance(width: int, depth: int, target_depth: int, block_ranks: t
     return FNNInstance(frozen, target, sizes, ranks, dom, float(kappa), float(ratio), int(seed), args)
 
 # ---------------------------------------------------------------------------------------------------------------
-# TFN instances (claims theorem7, theorem7_scope, theorem7_gap)
+# TFN instances (claims theorem7, theorem7_scope, theorem7_gap, theorem8, corollary9)
 # ---------------------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False)
 class TFNInstance:
     """A frozen TFN and a same-size target. ``gap_rank`` is the designed perturbation rank k of a low-gap target
-    (every W_Q, W_K, W_V, W_O and W_o moved by a rank-k matrix, FFN weights kept, fresh biases: G = (2k, …, 2k, k)),
-    or ``None`` for an independent random target (G_i = D almost surely)."""
+    (every W_Q, W_K, W_V, W_O and W_o moved by a rank-k matrix — for single-head models W_Q, W_K, W_V, W_1 and W_o —
+    the other FFN weights kept, fresh biases: G = (2k, …, 2k, k)), or ``None`` for an independent random target
+    (G_i = D almost surely)."""
 
     frozen: "TFN"
     target: "TFN"
@@ -230,15 +231,22 @@ class TFNInstance:
 
 def build_tfn_instance(width: int, depth: int, heads: int, gap_rank: int | None = None, *, kappa: float = 4.0,
                        attention_scale: float = 1.0, ratio: float = 0.3, seed: int = 0,
-                       dtype: torch.dtype = torch.float64) -> TFNInstance:
+                       dtype: torch.dtype = torch.float64, output: str = "softmax",
+                       single_head: bool = False) -> TFNInstance:
     """Every matrix is U·diag(s)·Vᵀ with s in [1/√κ, √κ] (so W_1, W_2, W_o and the K, O factors are invertible,
     each with condition number ≤ κ); attention matrices are scaled by ``attention_scale``/D^{1/4} so the scores
     (Kz)ᵀQz, a product of two of them, stay of order one: the paper's attention has no 1/√D inside the softmax
     (arXiv 2310.17513v3, App. F.2, p. 36), so the generator supplies that scaling. Low-gap perturbations have
-    σ_1 = ratio·(1/√κ) so the two-factor prefixes stay non-singular by construction."""
-    from lora_theory.models import TFN, TFNBlock
+    σ_1 = ratio·(1/√κ) so the two-factor prefixes stay non-singular by construction.
+
+    ``output``: the models' output layer (``"softmax"``, the paper's, or ``"linear"``). ``single_head=True`` (needs
+    ``heads=1``) builds single-head models (App. F.1, p. 33; W_O is the identity and is never drawn); their low-gap
+    targets move W_1 instead of W_O, so the value chain W_1W_V of Theorem 8 has both factors moved."""
+    from lora_theory.models import TFN, TFNBlock, single_head_block
 
     D, L, H = width, depth, heads
+    if single_head and H != 1:
+        raise ValueError(f"single_head=True needs heads=1; got heads={H}")
     gen = generator(seed)
     att = attention_scale / D ** 0.25
 
@@ -253,10 +261,14 @@ def build_tfn_instance(width: int, depth: int, heads: int, gap_rank: int | None 
         return 0.5 * (2 * torch.rand(D, generator=gen, dtype=dtype) - 1)
 
     def model() -> "TFN":
-        blocks = [TFNBlock(tuple(cond(att) for _ in range(H)), tuple(cond(att) for _ in range(H)),
-                           tuple(cond(att) for _ in range(H)), tuple(cond(att) for _ in range(H)),
-                           cond(), bias(), cond(), bias()) for _ in range(L)]
-        return TFN(tuple(blocks), cond())
+        if single_head:
+            blocks = [single_head_block(cond(att), cond(att), cond(att), cond(), bias(), cond(), bias())
+                      for _ in range(L)]
+        else:
+            blocks = [TFNBlock(tuple(cond(att) for _ in range(H)), tuple(cond(att) for _ in range(H)),
+                               tuple(cond(att) for _ in range(H)), tuple(cond(att) for _ in range(H)),
+                               cond(), bias(), cond(), bias()) for _ in range(L)]
+        return TFN(tuple(blocks), cond(), output, single_head)
 
     frozen = model()
     if gap_rank is None:
@@ -270,12 +282,18 @@ def build_tfn_instance(width: int, depth: int, heads: int, gap_rank: int | None 
             e = torch.full((k,), ratio * scale / kappa ** 0.5, dtype=dtype) * torch.linspace(1.0, 0.5, k, dtype=dtype)
             return W + low_rank_matrix(D, e, gen, dtype=dtype)
 
-        blocks = [TFNBlock(tuple(moved(W, att) for W in b.WQ), tuple(moved(W, att) for W in b.WK),
-                           tuple(moved(W, att) for W in b.WV), tuple(moved(W, att) for W in b.WO),
-                           b.W1.clone(), bias(), b.W2.clone(), bias()) for b in frozen.blocks]
-        target = TFN(tuple(blocks), moved(frozen.Wo, 1.0))
+        if single_head:
+            blocks = [single_head_block(moved(b.WQ[0], att), moved(b.WK[0], att), moved(b.WV[0], att),
+                                        moved(b.W1, 1.0), bias(), b.W2.clone(), bias()) for b in frozen.blocks]
+        else:
+            blocks = [TFNBlock(tuple(moved(W, att) for W in b.WQ), tuple(moved(W, att) for W in b.WK),
+                               tuple(moved(W, att) for W in b.WV), tuple(moved(W, att) for W in b.WO),
+                               b.W1.clone(), bias(), b.W2.clone(), bias()) for b in frozen.blocks]
+        target = TFN(tuple(blocks), moved(frozen.Wo, 1.0), output, single_head)
     args = (f"width={D}, depth={L}, heads={H}, gap_rank={gap_rank!r}, kappa={kappa!r}, "
-            f"attention_scale={attention_scale!r}, ratio={ratio!r}, seed={seed}")
+            f"attention_scale={attention_scale!r}, ratio={ratio!r}, seed={seed}"
+            + (f", output={output!r}" if output != "softmax" else "")
+            + (", single_head=True" if single_head else ""))
     return TFNInstance(frozen, target, gap_rank, int(seed), args)
 
 
@@ -473,7 +491,7 @@ def build_clipping_probe_fnn_instance(radius: float = 2.0, dtype: torch.dtype = 
 
 def build_offgen_tfn_instance(kind: str, width: int, depth: int, heads: int, *, weight_scale: float = 1.0,
                               relative_change: float = 1e-6, seed: int = 0,
-                              dtype: torch.dtype = torch.float64) -> TFNInstance:
+                              dtype: torch.dtype = torch.float64, output: str = "softmax") -> TFNInstance:
     """An unconditioned TFN pair of population ``kind`` (:data:`TFN_POPULATIONS`): every matrix N(0, 1/D) (``gaussian``,
     ``tiny_change``, ``zero_discrepancy``) or Xavier-uniform (``xavier``), attention matrices times D^{-1/4} so the
     scores stay of order one, biases U(±0.5). The target is an independent model of the same kind (``gaussian``,
@@ -500,7 +518,7 @@ def build_offgen_tfn_instance(kind: str, width: int, depth: int, heads: int, *, 
         blocks = [TFNBlock(tuple(mat(att) for _ in range(H)), tuple(mat(att) for _ in range(H)),
                            tuple(mat(att) for _ in range(H)), tuple(mat(att) for _ in range(H)),
                            mat(s), bias(), mat(s), bias()) for _ in range(L)]
-        return TFN(tuple(blocks), mat(s))
+        return TFN(tuple(blocks), mat(s), output)
 
     frozen = model()
     if kind in ("gaussian", "xavier"):
@@ -515,7 +533,8 @@ def build_offgen_tfn_instance(kind: str, width: int, depth: int, heads: int, *, 
         blocks = [TFNBlock(tuple(moved(W) for W in b.WQ), tuple(moved(W) for W in b.WK),
                            tuple(moved(W) for W in b.WV), tuple(moved(W) for W in b.WO),
                            b.W1.clone(), bias(), moved(b.W2), bias()) for b in frozen.blocks]
-        target = TFN(tuple(blocks), moved(frozen.Wo))
+        target = TFN(tuple(blocks), moved(frozen.Wo), output)
     args = (f"{kind!r}, width={D}, depth={L}, heads={H}, weight_scale={weight_scale!r}, "
-            f"relative_change={relative_change!r}, seed={seed}")
+            f"relative_change={relative_change!r}, seed={seed}"
+            + (f", output={output!r}" if output != "softmax" else ""))
     return TFNInstance(frozen, target, None, int(seed), args, builder="build_offgen_tfn_instance")

@@ -29,7 +29,8 @@ from lora_theory.testing.instances import (
 )
 
 __all__ = ["KAPPA_LEVELS", "SMALL_RATIOS", "LARGE_RATIOS", "FLOORS", "seeds", "linear_instances", "lemma1_cases",
-           "per_layer_ranks", "fnn_instances", "tfn_instances", "RELATIVE_CHANGES", "WEIGHT_SCALES", "DYNAMIC_RANGES",
+           "per_layer_ranks", "fnn_instances", "tfn_instances", "TFN_OUTPUT_KINDS", "RELATIVE_CHANGES", "WEIGHT_SCALES",
+           "DYNAMIC_RANGES",
            "offgen_linear_instances", "offgen_fnn_instances", "offgen_tfn_instances"]
 
 #: bounds on κ(∏W), by construction (κ ≤ 1e2 by default). Larger κ is certifiable in float64, but the
@@ -106,20 +107,27 @@ def fnn_instances(draw: st.DrawFn, *, max_width: int = 8, max_depth: int = 4, lo
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# TFN instances (claims theorem7, theorem7_scope, theorem7_gap)
+# TFN instances (claims theorem7, theorem7_scope, theorem7_gap, theorem8, corollary9)
 # ---------------------------------------------------------------------------------------------------------------
+
+#: the output layers drawn for TFN instances: the paper's softmax(W_o Z_L) and the authors' code's linear W_o Z_L
+TFN_OUTPUT_KINDS = ("softmax", "linear")
+
 
 @st.composite
 def tfn_instances(draw: st.DrawFn, *, max_width: int = 6, max_depth: int = 2, max_heads: int = 2,
-                  low_gap: bool | None = None) -> TFNInstance:
-    """TFN pairs: D, L, H first, then random or low-gap targets, then a seed."""
+                  low_gap: bool | None = None, output: str | None = None,
+                  single_head: bool = False) -> TFNInstance:
+    """TFN pairs: D, L, H first (H = 1 for ``single_head``), then random or low-gap targets, then a seed, then the
+    output layer (drawn from :data:`TFN_OUTPUT_KINDS` unless ``output`` is given)."""
     D = draw(st.integers(1, max_width), label="width D")
     L = draw(st.integers(1, max_depth), label="depth L")
-    H = draw(st.integers(1, max_heads), label="heads H")
+    H = 1 if single_head else draw(st.integers(1, max_heads), label="heads H")
     lg = draw(st.booleans(), label="low-gap target") if low_gap is None else low_gap
     k = draw(st.integers(0, max(D // 2, 0)), label="perturbation rank k") if lg else None
     seed = draw(seeds(), label="seed")
-    return build_tfn_instance(D, L, H, k, seed=seed)
+    out = draw(st.sampled_from(TFN_OUTPUT_KINDS), label="output layer") if output is None else output
+    return build_tfn_instance(D, L, H, k, seed=seed, output=out, single_head=single_head)
 
 
 
@@ -187,7 +195,8 @@ def offgen_fnn_instances(draw: st.DrawFn, *, max_width: int = 6, max_depth: int 
 @st.composite
 def offgen_tfn_instances(draw: st.DrawFn, *, max_width: int = 5, max_depth: int = 2, max_heads: int = 2,
                          populations: tuple[str, ...] = TFN_POPULATIONS) -> TFNInstance:
-    """TFN pairs from the off-generator populations: population, D, L, H, the population's level, and a seed."""
+    """TFN pairs from the off-generator populations: population, D, L, H, the population's level, a seed, and the
+    output layer."""
     kind = draw(st.sampled_from(populations), label="off-generator population")
     D = draw(st.integers(1, max_width), label="width D")
     L = draw(st.integers(1, max_depth), label="depth L")
@@ -195,5 +204,7 @@ def offgen_tfn_instances(draw: st.DrawFn, *, max_width: int = 5, max_depth: int 
     weight_scale = draw(st.sampled_from((1.0, 1e2)), label="weight scale") if kind == "tiny_change" else 1.0
     change = draw(st.sampled_from(RELATIVE_CHANGES), label="relative change") if kind == "tiny_change" else 1e-6
     seed = draw(seeds(), label="seed")
+    out = draw(st.sampled_from(TFN_OUTPUT_KINDS), label="output layer")
     event(f"population: {kind}")
-    return build_offgen_tfn_instance(kind, D, L, H, weight_scale=weight_scale, relative_change=change, seed=seed)
+    return build_offgen_tfn_instance(kind, D, L, H, weight_scale=weight_scale, relative_change=change, seed=seed,
+                                     output=out)

@@ -12,9 +12,10 @@ import math
 import pytest
 import torch
 
-from lora_theory.constructions.tfn import construct_tfn, tfn_gaps
+from lora_theory.constructions.tfn import construct_tfn, construct_tfn_single_head, tfn_gaps
 from lora_theory.errors import (
     DepthError,
+    DomainError,
     DTypeError,
     LoRATheoryError,
     NonFiniteError,
@@ -22,7 +23,7 @@ from lora_theory.errors import (
     ShapeError,
     SingularityError,
 )
-from lora_theory.models import TFN, TFNBlock
+from lora_theory.models import TFN, TFNBlock, single_head_block
 from lora_theory.testing.instances import build_tfn_instance
 
 F64 = torch.float64
@@ -143,6 +144,19 @@ MODEL_CASES = [
     pytest.param(lambda: TFN([], eye()), DepthError, r"at least one block \(depth L >= 1\)", id="empty-blocks-list"),
     pytest.param(lambda: TFN((block(), "block"), eye()), ShapeError, r"blocks\[1\] must be a TFNBlock; got str",
                  id="block-not-TFNBlock"),
+    # output layer kind and the single-head form (App. F.1, p. 33; App. F.2, p. 37)
+    pytest.param(lambda: TFN((block(),), eye(), "relu"), DomainError,
+                 r"output must be one of \('softmax', 'linear'\) .*got 'relu'", id="output-unknown"),
+    pytest.param(lambda: TFN((block(),), eye(), None), DomainError, r"output must be one of .*got None",
+                 id="output-none"),
+    pytest.param(lambda: TFN((block(),), eye(), "Softmax"), DomainError, r"output must be one of .*got 'Softmax'",
+                 id="output-case"),
+    pytest.param(lambda: TFN((block(),), eye(), single_head=1), DTypeError, r"single_head must be a bool; got int",
+                 id="single-head-int"),
+    pytest.param(lambda: TFN((block(H=2),), eye(), single_head=True), ShapeError,
+                 r"single_head=True needs H = 1 head per block; blocks\[0\] has 2", id="single-head-H2"),
+    pytest.param(lambda: TFN((block(WO=(eye(scale=2.0),)),), eye(), single_head=True), DomainError,
+                 r"blocks\[0\]\.WO\[0\] must be exactly the identity", id="single-head-WO-not-I"),
 ]
 
 
@@ -214,6 +228,22 @@ PAIR_CASES = [
 ]
 
 
+def sh_tfn(D=3, L=1, dtype=F64, output="softmax", **overrides):
+    """A valid single-head TFN (identity attention, W_1 = 2I, W_2 = 3I) with some block fields replaced."""
+    fields = dict(WQ=eye(D, dtype), WK=eye(D, dtype), WV=eye(D, dtype), W1=eye(D, dtype, 2.0),
+                  b1=torch.zeros(D, dtype=dtype), W2=eye(D, dtype, 3.0), b2=torch.zeros(D, dtype=dtype))
+    fields.update(overrides)
+    return TFN(tuple(single_head_block(**fields) for _ in range(L)), eye(D, dtype), output, True)
+
+
+PAIR_CASES += [
+    pytest.param(lambda: (tfn(), TFN(tfn().blocks, eye(), "linear")), DomainError,
+                 r"target output='linear' differs from frozen output='softmax'", id="output-kind"),
+    pytest.param(lambda: (sh_tfn(), tfn()), DomainError, r"target single_head=False differs from frozen "
+                 r"single_head=True", id="single-vs-multi"),
+]
+
+
 @pytest.mark.parametrize("pair, exc, pattern", PAIR_CASES)
 @pytest.mark.parametrize("entry", ["construct_tfn", "tfn_gaps"])
 def test_tfn_pair_mismatch(entry, pair, exc, pattern):
@@ -278,6 +308,63 @@ def test_construction_tolerance_bad_input(make_x, exc, pattern):
     c = construct_tfn(tfn(), tfn(), 1)
     with pytest.raises(exc, match=pattern):
         c.tolerance(make_x())
+
+
+def test_construction_tolerance_bad_output_kind():
+    c = construct_tfn(tfn(), tfn(), 1)
+    with pytest.raises(DomainError, match=r"output must be one of \('softmax', 'linear'\); got 'logits'"):
+        c.tolerance(X(), "logits")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# construct_tfn_single_head (Theorem 8, arXiv 2310.17513v3, App. F.1, p. 34)
+# ---------------------------------------------------------------------------------------------------------------
+
+def test_single_head_and_multi_head_constructions_refuse_each_other():
+    with pytest.raises(DomainError, match=r"frozen is a single-head TFN .*use construct_tfn_single_head"):
+        construct_tfn(sh_tfn(), sh_tfn(), 1)
+    with pytest.raises(DomainError, match=r"frozen must be a single-head TFN .*use construct_tfn \(Theorem 7\)"):
+        construct_tfn_single_head(tfn(), tfn(), 1)
+
+
+@pytest.mark.parametrize("pair, exc, pattern", [
+    pytest.param(lambda: (sh_tfn(L=1), sh_tfn(L=2)), ShapeError, r"target depth L=2 differs from frozen depth L=1",
+                 id="depth"),
+    pytest.param(lambda: (sh_tfn(D=3), sh_tfn(D=4)), ShapeError, r"target width D=4 differs from frozen width D=3",
+                 id="width"),
+    pytest.param(lambda: (sh_tfn(), sh_tfn(output="linear")), DomainError, r"target output='linear' differs",
+                 id="output"),
+    pytest.param(lambda: (sh_tfn(), "target"), ShapeError, r"must be TFN models; got TFN and str", id="not-TFN"),
+])
+def test_construct_tfn_single_head_pair_mismatch(pair, exc, pattern):
+    frozen, target = pair()
+    with pytest.raises(exc, match=pattern):
+        construct_tfn_single_head(frozen, target, 1)
+
+
+@pytest.mark.parametrize("rank, pattern", RANK_CASES)
+def test_construct_tfn_single_head_bad_rank(rank, pattern):
+    with pytest.raises(RankError, match=pattern):
+        construct_tfn_single_head(sh_tfn(L=2), sh_tfn(L=2), rank)
+
+
+@pytest.mark.parametrize("pair, pattern", [
+    pytest.param(lambda: (sh_tfn(W1=torch.zeros(3, 3, dtype=F64)), sh_tfn()), r"block 1, value chain \(W_V, W_1\)",
+                 id="W1"),
+    pytest.param(lambda: (sh_tfn(WV=torch.zeros(3, 3, dtype=F64)), sh_tfn()), r"block 1, value chain \(W_V, W_1\)",
+                 id="WV"),
+    pytest.param(lambda: (sh_tfn(WK=torch.zeros(3, 3, dtype=F64)), sh_tfn()),
+                 r"block 1, score chain \(W_Q, W_Kᵀ\)", id="WK"),
+    pytest.param(lambda: (sh_tfn(L=2, W2=torch.diag(torch.tensor([1.0, 1.0, 0.0], dtype=F64))), sh_tfn(L=2)),
+                 r"block 1: frozen W_2 .*numerically singular", id="W2-frozen"),
+    pytest.param(lambda: (sh_tfn(L=2), sh_tfn(L=2, W2=torch.diag(torch.tensor([1.0, 1.0, 0.0], dtype=F64)))),
+                 r"block 1: target W̄_2 .*numerically singular", id="W2-target"),
+])
+def test_construct_tfn_single_head_singular_matrix_is_named(pair, pattern):
+    """Assumption 3 (App. F.1, p. 33): a matrix the construction solves with that is numerically singular is named."""
+    frozen, target = pair()
+    with pytest.raises(SingularityError, match=pattern):
+        construct_tfn_single_head(frozen, target, 1)
 
 
 # ---------------------------------------------------------------------------------------------------------------

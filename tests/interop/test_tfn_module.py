@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from lora_theory.constructions.tfn import construct_tfn
+from lora_theory.constructions.tfn import construct_tfn, construct_tfn_single_head
 from lora_theory.errors import DTypeError, ShapeError
 from lora_theory.interop.tfn_module import TFNModule, from_module, to_module
 from lora_theory.models import TFN
@@ -25,12 +25,14 @@ def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
 CASES = [(1, 1, 1), (3, 1, 2), (4, 2, 1), (5, 2, 3), (6, 3, 2)]
 
 
+@pytest.mark.parametrize("output", ["softmax", "linear"])
 @pytest.mark.parametrize(("D", "L", "H"), CASES, ids=[f"D{D}-L{L}-H{H}" for D, L, H in CASES])
-def test_module_matches_tfn_and_round_trips(D, L, H):
-    tfn = build_tfn_instance(D, L, H, None, seed=D + 10 * L + 100 * H).frozen
+def test_module_matches_tfn_and_round_trips(D, L, H, output):
+    tfn = build_tfn_instance(D, L, H, None, seed=D + 10 * L + 100 * H, output=output).frozen
     module = to_module(tfn)
-    assert isinstance(module, TFNModule)
+    assert isinstance(module, TFNModule) and module.output == output
     back = from_module(module)
+    assert back.output == output and not back.single_head
     gen = torch.Generator().manual_seed(7)
     for shape in [(D, 4), (D, 1), (3, D, 5), (2, 3, D, 1), (1, D, 2)]:
         X = torch.randn(*shape, generator=gen, dtype=torch.float64)
@@ -91,13 +93,26 @@ def test_no_scaling_no_residual_column_softmax():
     blk = TFNBlock((t([[2.0]], dtype=f64),), (t([[3.0]], dtype=f64),), (t([[0.5]], dtype=f64),),
                    (t([[4.0]], dtype=f64),), t([[1.0]], dtype=f64), t([0.25], dtype=f64), t([[2.0]], dtype=f64),
                    t([-1.0], dtype=f64))
-    tfn = TFN((blk,), t([[3.0]], dtype=f64))
+    tfn = TFN((blk,), t([[3.0]], dtype=f64), output="linear")
     x = t([[0.1, -0.2, 0.3]], dtype=f64)
     S = (3 * x).T @ (2 * x)
     P = torch.exp(S) / torch.exp(S).sum(dim=0, keepdim=True)
     expected = 3 * (2 * torch.relu(4 * 0.5 * x @ P + 0.25) - 1)
     out = to_module(tfn)(x)
     assert _close(out, expected) and _close(tfn(x), expected)
+    # the paper's softmax output over D = 1 logits is 1 for every token
+    soft = TFN((blk,), t([[3.0]], dtype=f64))
+    assert torch.equal(to_module(soft)(x).detach(), torch.ones_like(x)) and torch.equal(soft(x), torch.ones_like(x))
+
+
+def test_softmax_output_layer_over_the_logits_of_each_token():
+    """softmax(W_o Z_L) normalises over the D logits of each token column (App. F.2, p. 37), by hand."""
+    tfn = build_tfn_instance(3, 1, 2, None, seed=8).frozen
+    X = torch.randn(2, 3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    A = tfn.logits(X)
+    expected = torch.exp(A) / torch.exp(A).sum(dim=-2, keepdim=True)
+    assert _close(tfn(X), expected) and _close(to_module(tfn)(X), expected)
+    assert torch.equal(tfn.with_output("linear")(X), A)
 
 
 def test_per_projection_adapters_reach_the_theorem7_target():
@@ -129,10 +144,14 @@ def test_per_projection_adapters_reach_the_theorem7_target():
     X = torch.randn(3, 4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         out = module(X)
-    ref, frozen = inst.target(X), inst.frozen(X)
+    ref, frozen = inst.target(X), inst.frozen(X)  # the default output layer: softmax(W_o Z_L)
     scale = float(ref.abs().max())
     assert float((out - ref).abs().max()) <= 1e-9 * scale
     assert float((frozen - ref).abs().max()) > 1e-3 * scale
+    module.output = "linear"
+    with torch.no_grad():
+        logits = module(X)
+    assert float((logits - inst.target.logits(X)).abs().max()) <= 1e-9 * float(inst.target.logits(X).abs().max())
     with pytest.raises(ShapeError, match="merge LoRA adapters"):
         from_module(module)  # a wrapped projection is refused rather than silently dropped
 
@@ -164,6 +183,21 @@ def test_bad_inputs():
     broken.blocks[0].W1 = nn.Linear(3, 3, bias=False, dtype=torch.float64)
     with pytest.raises(ShapeError, match="with bias"):
         from_module(broken)
+
+
+def test_single_head_module_has_no_o_proj_and_round_trips():
+    """A single-head TFN (App. F.1, p. 33) becomes heads without o_proj; W_1 is its own nn.Linear, so the Theorem 8
+    adapters (W_K, W_Q, W_V, W_1 of every block, W_2 of the last, W_o) each have a module to wrap."""
+    inst = build_tfn_instance(4, 2, 1, None, seed=6, single_head=True)
+    module = to_module(inst.frozen)
+    assert module.single_head and all(h.o_proj is None for blk in module.blocks for h in blk.heads)
+    X = torch.randn(3, 4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    assert _close(module(X), inst.frozen(X))
+    back = from_module(module)
+    assert back.single_head and torch.equal(back(X), inst.frozen(X))
+    c = construct_tfn_single_head(inst.frozen, inst.target, 2)
+    adapted = c.adapted()
+    assert _close(to_module(adapted)(X), adapted(X))
 
 
 def test_gradients_reach_every_projection():

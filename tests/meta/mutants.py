@@ -345,7 +345,8 @@ def _apply_tfn_adapter_on_w1(monkeypatch: pytest.MonkeyPatch) -> None:
         net = real(self)
         b0 = net.blocks[0]
         ones = torch.ones(net.width, dtype=net.dtype)
-        return TFN((dataclasses.replace(b0, W1=b0.W1 + 1e-3 * torch.outer(ones, ones)),) + net.blocks[1:], net.Wo)
+        return TFN((dataclasses.replace(b0, W1=b0.W1 + 1e-3 * torch.outer(ones, ones)),) + net.blocks[1:], net.Wo,
+                   net.output, net.single_head)
 
     monkeypatch.setattr(tfn_mod.TFNConstruction, "adapted", with_w1_adapter)
 
@@ -364,7 +365,7 @@ def _apply_tfn_missing_calibration(monkeypatch: pytest.MonkeyPatch) -> None:
 def _apply_tfn_old_tolerance(monkeypatch: pytest.MonkeyPatch) -> None:
     """TFN output tolerance back to the superseded normwise model (worst-case products of norms)."""
     monkeypatch.setattr(tfn_mod.TFNConstruction, "tolerance",
-                        lambda self, X: tfn_mod._tfn_tolerance_normwise_gather(self, X))
+                        lambda self, X, output=None: tfn_mod._tfn_tolerance_normwise_gather(self, X))
 
 
 def _construct_tfn_perturbed_bias(frozen, target, rank):
@@ -458,7 +459,162 @@ def _apply_bound_without_block_error(monkeypatch: pytest.MonkeyPatch) -> None:
 _MAX_LAYER_RANK = sp.Max(*[sp.Piecewise((F.R_l[j], j <= F.L), (0, True)) for j in range(1, 7)])
 
 
+# --- issue 13 (FNN part): per-layer ranks — theorem6, lemma10, assumption2 ------------------------------------------
+
+def _apply_fnn_first_layer_rank_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """construct_fnn hands each block's chain only its first layer's rank (the others 0): the per-layer ranks of the
+    rest of the block are ignored, so a block spends R_{min P_i} instead of Σ_{l∈P_i} R_l."""
+    real = fnn_mod.construct_linear
+
+    def construct(weights, target, rank, **kw):
+        ranks = [rank] * len(weights) if isinstance(rank, int) else list(rank)
+        return real(weights, target, ranks[:1] + [0] * (len(ranks) - 1), **kw)
+
+    monkeypatch.setattr(fnn_mod, "construct_linear", construct)
+
+
+def _construct_fnn_uniform_max_rank(frozen, target, rank, domain, **kw):
+    """construct_fnn with per-layer ranks replaced by the uniform rank max_l R_l (at least 1)."""
+    if not isinstance(rank, int):
+        rank = max(max(rank), 1)
+    return fnn_mod.construct_fnn(frozen, target, rank, domain, **kw)
+
+
+def _apply_split_budget_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The budget search splits a block's rank k as ⌊k/m⌋ on every layer (Σ R_l < k unless m divides k)."""
+    from lora_theory import partition as partition_mod
+
+    def floor_split(budget, size):
+        return (budget // size,) * size
+
+    _replace_everywhere(monkeypatch, partition_mod.split_budget, floor_split, scopes=("lora_theory",))
+
+
+def _assumption2_reading_ignored(frozen, target, rank, partition=None, *, reading="needed", **kw):
+    """assumption2_report that always uses the needed reading (the ``reading`` argument ignored)."""
+    from lora_theory.analysis import fnn as analysis_fnn_mod
+    return analysis_fnn_mod.assumption2_report(frozen, target, rank, partition, reading="needed", **kw)
+
+
+def _apply_assumption2_reading_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lora_theory.analysis import fnn as analysis_fnn_mod
+    _in_property_modules(analysis_fnn_mod.assumption2_report, _assumption2_reading_ignored)(monkeypatch)
+
+
+# --- helpers of the lemma2 / lemma4 / lemma6 / lemma12 / appendix_h mutants ----------------------------------------
+
+def _apply_lemma12_trusting_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """final_layers_certificate trusts its float search: the step to x′ ignores the Lipschitz bound (every ‖W_j‖₂
+    read as 1e-3, so x′ lands far from x) and its exact checks of z_l(x) = z_l(x′) and x, x′ ∈ I_l are forced to
+    pass — only the property's own exact re-check can notice."""
+    real = tfl_mod._check_certificate
+
+    def check(*args, **kwargs):
+        return dataclasses.replace(real(*args, **kwargs), hidden_equal=True, in_region=(True, True))
+
+    monkeypatch.setattr(tfl_mod, "spectral_norm", lambda W: 1e-3)
+    monkeypatch.setattr(tfl_mod, "_check_certificate", check)
+
+
+def _apply_region_never_inside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """first_region_inside_target always answers False (I_1 ⊆ Ī_1 never detected)."""
+    _replace_everywhere(monkeypatch, tfl_mod.first_region_inside_target, lambda frozen, target: False)
+
+
+def _apply_copied_fnn_padding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pad_fnn_target copies every entry outside the top-left block from the block product (the linear recipe):
+    the padded hidden coordinates leak into the first D̄ for L̄ ≥ 2."""
+    from lora_theory.constructions import widths as widths_mod
+
+    real = widths_mod.pad_fnn_target
+    _replace_everywhere(monkeypatch, real, lambda frozen, target, mode="copy": real(frozen, target, mode="copy"))
+
+
+# --- issue 13 (TFN part B): the Assumption 4 checker and corollary10 ------------------------------------------------
+
+def _apply_assumption4_skip_family(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checker forgets the family W_OW_V + LR_r(W_1⁻¹W̄_1W̄_OW̄_VW̄_{2,l−1}W_{2,l−1}⁻¹ − W_OW_V), l > 1."""
+    from lora_theory.analysis import tfn as analysis_tfn
+
+    monkeypatch.setattr(analysis_tfn, "FAMILIES", tuple(f for f in analysis_tfn.FAMILIES if f != "value (l > 1)"))
+
+
+def _apply_assumption4_no_calibration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checker's blocks l > 1 seen without W̄_{2,l−1}W_{2,l−1}⁻¹ (C = I)."""
+    from lora_theory.analysis import tfn as analysis_tfn
+
+    monkeypatch.setattr(analysis_tfn, "_calibration", lambda W2, W2bar: torch.eye(W2.shape[0], dtype=W2.dtype))
+
+
+def _apply_assumption4_lr_index_minus_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checker's entry r holds P + LR_{r−1}(T − P) (one singular direction too few)."""
+    from lora_theory.analysis import tfn as analysis_tfn
+
+    real = analysis_tfn._lr_prefixes
+    monkeypatch.setattr(analysis_tfn, "_lr_prefixes", lambda P, T, R: [P] + real(P, T, R)[:R - 1])
+
+
+def _apply_assumption4_nan_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checker's pass flag written 'not ratio < threshold': a NaN ratio (an overflowed product) passes."""
+    from lora_theory.analysis import tfn as analysis_tfn
+
+    real = analysis_tfn._entry
+
+    def entry(M, threshold, **kw):
+        e = real(M, threshold, **kw)
+        return dataclasses.replace(e, passed=not (e.ratio < threshold))
+
+    monkeypatch.setattr(analysis_tfn, "_entry", entry)
+
+
+# --- issue 13 (TFN part A): theorem8 / corollary9, the single-head TFN -----------------------------------------------
+
+def _apply_tfn_w1_left_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The single-head construction's W_1 adapters are dropped from the adapted network (W_1 left frozen, as in
+    Theorem 7's placement): the value chains W_1·W_V miss their targets."""
+    real = tfn_mod.TFNConstruction.adapted
+    monkeypatch.setattr(tfn_mod.TFNConstruction, "adapted", lambda self: real(dataclasses.replace(self, w1={})))
+
+
+def _apply_tfn_single_head_adapter_on_wo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The single-head adapted network gets a W_O (identity moved by 1e-3·11ᵀ in block 1), i.e. an adapter on the
+    matrix Theorem 8's block does not have; the network is then a one-head multi-head TFN."""
+    real = tfn_mod.TFNConstruction.adapted
+
+    def with_wo(self):
+        net = real(self)
+        if not net.single_head:
+            return net
+        b0 = net.blocks[0]
+        ones = torch.ones(net.width, dtype=net.dtype)
+        moved = dataclasses.replace(b0, WO=(b0.WO[0] + 1e-3 * torch.outer(ones, ones),))
+        return TFN((moved,) + net.blocks[1:], net.Wo, net.output, False)
+
+    monkeypatch.setattr(tfn_mod.TFNConstruction, "adapted", with_wo)
+
+
 # --- the registry --------------------------------------------------------------------------------------------------
+
+# --- errata (claims lemma2_printed, theorem6_printed) ---------------------------------------------------------------
+
+def _apply_lemma2_printed_as_provable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lemma 2's printed bound encoded as the provable one (tr Σ instead of ‖Σ‖_F)."""
+    monkeypatch.setattr(F, "LEMMA2_BOUND_PRINTED", F.LEMMA2_BOUND_PROVABLE)
+
+
+def _apply_fnn_block_rank_minus_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """construct_fnn's uniform-rank blocks spend one rank less: the first non-zero layer rank of each block − 1."""
+    real = fnn_mod.block_ranks
+
+    def fewer(rank, m, used):
+        ranks = list(real(rank, m, used))
+        for k, r in enumerate(ranks):
+            if r > 0:
+                ranks[k] = r - 1
+                break
+        return ranks
+    monkeypatch.setattr(fnn_mod, "block_ranks", fewer)
+
 
 def _p(claim: str, *functions: str, expect: str | None = None, args: tuple = ()) -> tuple[Prop, ...]:
     return tuple(Prop(claim, f, args, expect) for f in functions)
@@ -623,6 +779,132 @@ MUTANTS: tuple[Mutant, ...] = (
            _set_formula("theorem7", "threshold", sp.Max(F.THEOREM7_THRESHOLD - 1, 1)),
            _p("theorem7", "test_theorem7_threshold_lowgap", "test_theorem7_exact_random", expect="theorem7.chains"),
            require_all=True),
+    # --- issue 13 (FNN part): theorem6 per-layer ranks, lemma10, assumption2
+    Mutant("theorem6_block_budget_max_layer_rank",
+           "theorem6 registry block budget max_{l∈P_i} R_l instead of Σ_{l∈P_i} R_l (per-layer instead of total)",
+           _set_formula("theorem6", "block_budget", _MAX_LAYER_RANK),
+           _p("theorem6", "test_theorem6_per_layer_exact_iff_budget", expect="theorem6.layer_ranks")),
+    Mutant("theorem6_per_layer_ranks_ignored",
+           "construct_fnn called with per-layer ranks builds the uniform rank max_l R_l instead",
+           _in_property_modules(fnn_mod.construct_fnn, _construct_fnn_uniform_max_rank),
+           _p("theorem6", "test_theorem6_per_layer_exact_iff_budget", expect="theorem6.adapter_rank")
+           + _p("lemma10", "test_lemma10_exact_iff_total_budget", expect="lemma10.adapter_rank"),
+           require_all=True),
+    Mutant("fnn_block_spends_first_layer_rank_only",
+           "construct_fnn gives each block's chain only its first layer's rank (others 0): block budget R_{min P_i}",
+           _apply_fnn_first_layer_rank_only,
+           _p("theorem6", "test_theorem6_per_layer_exact_iff_budget", expect="theorem6.layer_ranks")
+           + _p("lemma10", "test_lemma10_exact_iff_total_budget", expect="lemma10.formula"),
+           require_all=True),
+    Mutant("theorem6_budget_split_floor",
+           "per-layer budget search splits rank(E_i) as ⌊k/m⌋ on every layer of the block (budget short of k)",
+           _apply_split_budget_floor,
+           _p("theorem6", "test_theorem6_budget_search", expect="theorem6.budget_search")),
+    Mutant("lemma10_exact_iff_max_layer_rank",
+           "lemma10 registry rule 'exact iff max_l R_l ≥ R_E' (per-layer instead of total budget)",
+           _set_formula("lemma10", "exact_iff", sp.GreaterThan(_MAX_LAYER_RANK, F.R_E)),
+           _p("lemma10", "test_lemma10_exact_iff_total_budget", expect="lemma10.exact")),
+    Mutant("lemma10_realised_rank_max_layer_rank",
+           "lemma10 registry realised rank max_l R_l ∧ R_E instead of Σ_l R_l ∧ R_E",
+           _set_formula("lemma10", "realised_rank", sp.Min(_MAX_LAYER_RANK, F.R_E)),
+           _p("lemma10", "test_lemma10_exact_iff_total_budget", expect="lemma10.formula")),
+    Mutant("theorem6_epsilon_sigma_budget_plus_2",
+           "ε_i = σ_{Σ_{P_i}R_l+2}(E_i) instead of σ_{Σ_{P_i}R_l+1}(E_i) in the bound inputs (per-layer budgets)",
+           _apply_epsilon_at(2),
+           _p("theorem6", "test_theorem6_per_layer_bound", expect="theorem6.bound")),
+    Mutant("assumption2_reading_ignored",
+           "assumption2_report ignores reading='printed' (always ∏_(P_i)W inside LR_r)",
+           _apply_assumption2_reading_ignored,
+           _p("assumption2", "test_assumption2_planted_printed", expect="assumption2.readings")),
+    # --- errata: lemma2_printed, theorem6_printed
+    Mutant("lemma2_printed_as_provable",
+           "Lemma 2's printed bound ‖Σ‖_F·σ²_{RL+1}(E) encoded as the provable tr Σ·σ²_{RL+1}(E)",
+           _apply_lemma2_printed_as_provable,
+           _p("lemma2_printed", "test_lemma2_printed_tied_tail", args=(0,), expect="lemma2_printed.tied_tail")),
+    Mutant("lemma2_printed_construction_rank_minus_one",
+           "construct_fnn spends one rank less per block (uniform ranks): on the tied-tail instance the error "
+           "E‖f − f̄‖² becomes σ_2² + 4 = 8, off the closed form 4 and above the provable 6",
+           _apply_fnn_block_rank_minus_one,
+           _p("lemma2_printed", "test_lemma2_printed_tied_tail", args=(0,), expect="lemma2_printed.tied_tail")),
+    Mutant("theorem6_printed_as_variant",
+           "bound (a) encoded as the provable variant (b): Theorem 6's adversarial 'construction > printed' fails",
+           _set_bound_form("printed", F.theorem5_bound_variant),
+           _p("theorem6_printed", "test_theorem6_printed_adversarial", args=(0,),
+              expect="theorem6_printed.adversarial")),
+    # --- lemma2 (bound), lemma4 / lemma12 (final-layers tuning), lemma6, appendix_h (different widths)
+    Mutant("lemma2_bound_frobenius",
+           "lemma2 registry bound with ‖Σ‖_F in place of tr Σ (the printed form): the tied-tail construction "
+           "exceeds it",
+           _set_formula("lemma2", "bound_provable", F.LEMMA2_BOUND_PRINTED),
+           _p("lemma2", "test_lemma2_bound_adversarial", expect="lemma2.adversarial")),
+    Mutant("lemma12_trusting_float_search",
+           "final_layers_certificate steps to x′ without the Lipschitz bound and skips the exact check that the frozen "
+           "prefix maps x and x′ to the same hidden value, nor that both lie in I_l",
+           _apply_lemma12_trusting_search,
+           _p("lemma12", "test_lemma12_certificate", expect="lemma12.hypothesis")),
+    Mutant("lemma4_region_never_inside",
+           "first_region_inside_target always False: the instances with I_1 ⊆ Ī_1 are sent to Lemma 12, which has no "
+           "certificate there",
+           _apply_region_never_inside,
+           _p("lemma4", "test_lemma4_via_lemma12", expect="lemma4.via_lemma12")),
+    Mutant("lemma6_threshold_too_high",
+           "lemma6 registry singularity threshold 0.5 instead of 1e-13: well-posed random draws count as singular",
+           _set_formula("lemma6", "singularity_threshold", sp.Float(0.5)),
+           _p("lemma6", "test_lemma6_continuous_nonsingular", expect="lemma6.nonsingular")),
+    Mutant("appendix_h_threshold_floor",
+           "appendix_h registry threshold ⌊D̄/L⌋ (as printed, p. 46) instead of ⌈D̄/L⌉: D̄ = 5, L = 2, R = 2 is not exact",
+           _set_formula("appendix_h", "threshold", F.APPENDIX_H_THRESHOLD_PRINTED),
+           _p("appendix_h", "test_appendix_h_linear", expect="appendix_h.threshold")),
+    Mutant("appendix_h_copied_fnn_padding",
+           "pad_fnn_target copies the off-diagonal blocks from the frozen product: padded hidden units leak for L̄ ≥ 2",
+           _apply_copied_fnn_padding,
+           _p("appendix_h", "test_appendix_h_fnn", expect="appendix_h.fnn_padding")),
+    # --- issue 13 (TFN part B): assumption4 checker, corollary10
+    Mutant("corollary10_threshold_minus_one",
+           "corollary10 registry threshold ⌈D/2⌉ − 1 (floored at 1): claims exactness one rank too early for D ≥ 3",
+           _set_formula("corollary10", "threshold", sp.Max(F.COROLLARY10_THRESHOLD - 1, 1)),
+           _p("corollary10", "test_corollary10_exact_from_ceil_half_D", expect="corollary10.chains")),
+    Mutant("assumption4_skip_family",
+           "the Assumption 4 checker skips the value family of blocks l > 1",
+           _apply_assumption4_skip_family,
+           _p("assumption4", "test_assumption4_lists_every_matrix", expect="assumption4.lists_every_matrix")
+           + _p("assumption4", "test_assumption4_planted_family_is_named", expect="assumption4.planted_named"),
+           require_all=True),
+    Mutant("assumption4_no_calibration",
+           "the Assumption 4 checker sees blocks l > 1 without W̄_{2,l−1}W_{2,l−1}⁻¹ (C = I)",
+           _apply_assumption4_no_calibration,
+           _p("assumption4", "test_assumption4_planted_family_is_named", expect="assumption4.planted_named")),
+    Mutant("assumption4_lr_index_minus_one",
+           "the Assumption 4 checker's entry r is P + LR_{r−1}(T − P)",
+           _apply_assumption4_lr_index_minus_one,
+           _p("assumption4", "test_assumption4_planted_family_is_named", expect="assumption4.planted_named")),
+    Mutant("assumption4_nan_passes",
+           "the Assumption 4 checker's pass flag 'not ratio < threshold': NaN entries of overflowed products pass",
+           _apply_assumption4_nan_passes,
+           _p("assumption4", "test_assumption4_user_inputs_report", expect="assumption4.user_inputs")),
+    # --- issue 13 (TFN part A): theorem8 / corollary9, single-head TFNs
+    Mutant("theorem8_w1_left_frozen",
+           "single-head construction with its W_1 adapters dropped (W_1 left frozen, Theorem 7's placement)",
+           _apply_tfn_w1_left_frozen,
+           _p("theorem8", "test_theorem8_exact_iff_threshold", expect="theorem8.exact")),
+    Mutant("theorem8_adapter_on_wo",
+           "single-head adapted network given a W_O (identity + 1e-3·11ᵀ in block 1): an adapter outside the set",
+           _apply_tfn_single_head_adapter_on_wo,
+           _p("theorem8", "test_theorem8_adapted_set", expect="theorem8.support")
+           + _p("theorem8", "test_theorem8_exact_iff_threshold", expect="theorem8.exact"),
+           require_all=True),
+    Mutant("theorem8_threshold_minus_one",
+           "theorem8 registry threshold ⌈G_max/2⌉ − 1 (floored at 1): claims exactness one rank too early",
+           _set_formula("theorem8", "threshold", sp.Max(F.THEOREM8_THRESHOLD - 1, 1)),
+           _p("theorem8", "test_theorem8_exact_iff_threshold", expect="theorem8.chains")),
+    Mutant("corollary9_threshold_minus_one",
+           "corollary9 registry threshold ⌈D/2⌉ − 1 (floored at 1): claims exactness one rank too early for D ≥ 3",
+           _set_formula("corollary9", "threshold", sp.Max(F.COROLLARY9_THRESHOLD - 1, 1)),
+           _p("corollary9", "test_corollary9_exact_at_half_width", expect="corollary9.exact")),
+    Mutant("corollary9_floor_half_width",
+           "corollary9 registry threshold ⌊D/2⌋ (floored at 1) instead of ⌈D/2⌉: wrong for odd D",
+           _set_formula("corollary9", "threshold", sp.Max(sp.floor(F.D / 2), 1)),
+           _p("corollary9", "test_corollary9_exact_at_half_width", expect="corollary9.exact")),
 )
 
 assert len({m.name for m in MUTANTS}) == len(MUTANTS), "mutant names must be unique"

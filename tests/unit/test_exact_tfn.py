@@ -148,15 +148,20 @@ def test_rational_entries_and_calibration_values():
     assert cert.gaps == (0, 2, 0) and cert.calibration_equal == (True,) and cert.carried_bias_equal == (True,)
 
 
-def test_adapted_network_matches_target_in_float():
+@pytest.mark.parametrize("output", ["linear", "softmax"])
+def test_adapted_network_matches_target_in_float(output):
+    """The certified logits identity carries to both output layers (the integer models saturate the output softmax,
+    so the frozen model is told apart at the logits)."""
     seed, inst, cert = _certifiable(3, 2, 2, None)[0]
-    frozen, target = to_torch(inst)
-    adapted = model_to_torch(cert.adapted)
+    frozen, target = to_torch(inst, output)
+    adapted = model_to_torch(cert.adapted, output)
+    assert adapted.output == target.output == output
     X = 0.01 * torch.randn(4, 3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
     ref = target(X)
     scale = float(ref.abs().max())
     assert float((adapted(X) - ref).abs().max()) <= 1e-6 * scale
-    assert float((frozen(X) - ref).abs().max()) > 1e-2 * scale
+    logits = target.logits(X)
+    assert float((frozen.logits(X) - logits).abs().max()) > 1e-2 * float(logits.abs().max())
 
 
 # ------------------------------------------------------------------------------------------------------- mutants
@@ -277,3 +282,60 @@ def test_singular_frozen_matrices_are_refused():
     # a singular second factor W_Kᵀ with a non-zero score discrepancy: the chain's suffix is singular
     with pytest.raises(SingularityError, match=r"block 1, head 1, score chain .*suffix"):
         certify_tfn(_tiny(WK=(singular,)), _tiny(WQ=(2 * I,)), 1)
+
+
+# ------------------------------------------------------------------------------------- single head (Theorem 8)
+
+
+def test_single_head_certificate_equal_at_threshold_and_float_agrees():
+    from lora_theory.exact.tfn import certify_tfn_single_head, single_head_integer_instance
+
+    inst = single_head_integer_instance(4, 2, 2, 3)
+    gaps = exact_tfn_gaps(*inst)
+    assert gaps == (4, 4, 2)
+    below = certify_tfn_single_head(inst.frozen, inst.target, 1)
+    assert not below.equal and below.single_head
+    cert = certify_tfn_single_head(inst.frozen, inst.target, 2)
+    assert cert.equal and cert.gaps_match_chains and cert.single_head, cert.summary()
+    assert set(cert.adapters) == {"blocks[0].WQ[0]", "blocks[0].WK[0]", "blocks[0].WV[0]", "blocks[0].W1",
+                                  "blocks[1].WQ[0]", "blocks[1].WK[0]", "blocks[1].WV[0]", "blocks[1].W1",
+                                  "blocks[1].W2", "Wo"}
+    assert all(b.WO[0] == sp.eye(4) for b in cert.adapted.blocks)
+    assert "Theorem 8" in cert.summary()
+    for output in ("linear", "softmax"):
+        frozen, target = to_torch(inst, output, single_head=True)
+        adapted = model_to_torch(cert.adapted, output, single_head=True)
+        X = 0.01 * torch.randn(2, 4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        ref = target(X)
+        assert float((adapted(X) - ref).abs().max()) <= 1e-6 * float(ref.abs().max())
+
+
+def test_single_head_certificate_refuses_multi_head_models():
+    from lora_theory.exact.tfn import certify_tfn_single_head
+
+    inst = build_integer_tfn_instance(3, 1, 2, None, 0)
+    with pytest.raises(ShapeError, match=r"needs single-head models: H = 1 and W_O = I"):
+        certify_tfn_single_head(inst.frozen, inst.target, 1)
+    one = build_integer_tfn_instance(3, 1, 1, None, 0)  # H = 1 but W_O ≠ I
+    with pytest.raises(ShapeError, match=r"W_O = I in every block"):
+        certify_tfn_single_head(one.frozen, one.target, 1)
+
+
+def test_single_head_certificate_catches_a_frozen_w1(monkeypatch):
+    """With the value chain's W_1 adapter dropped (W_1 left frozen, Theorem 7's placement) identity (ii) fails."""
+    from lora_theory.exact import tfn as exact_tfn
+
+    inst = exact_tfn.single_head_integer_instance(3, 1, 1, 2)
+    real = exact_tfn._delta
+    calls = {"n": 0}
+
+    def drop_w1(B, A, D):
+        calls["n"] += 1
+        return sp.zeros(D, D) if calls["n"] == 4 else real(B, A, D)  # the 4th delta of block 1 is ΔW_1
+
+    gaps = exact_tfn.exact_tfn_gaps(*inst)
+    assert gaps == (2, 1)  # the value chain needs both factors at R = 1
+    assert exact_tfn.certify_tfn_single_head(inst.frozen, inst.target, 1).equal
+    monkeypatch.setattr(exact_tfn, "_delta", drop_w1)
+    cert = exact_tfn.certify_tfn_single_head(inst.frozen, inst.target, 1)
+    assert not cert.equal and any("(ii) value identity" in f for f in cert.failed_checks())
