@@ -16,7 +16,7 @@ from lora_theory.errors import DepthError, PartitionError
 from lora_theory.validation import check_int
 
 __all__ = ["uniform_partition", "validate_partition", "block_ranges", "compositions", "optimal_partition",
-           "check_depths", "block_ranks"]
+           "check_depths", "block_ranks", "split_budget", "optimal_budget_partition", "block_budgets"]
 
 
 def check_depths(depth: object, target_depth: object) -> tuple[int, int]:
@@ -100,3 +100,41 @@ def block_ranks(rank: int, size: int, used: int) -> list[int]:
     realises ∏W + LR_{RM}(E_i); a given partition or ``use_remainder_layers`` spends it on all of them.
     """
     return [rank] * min(used, size) + [0] * max(size - used, 0)
+
+
+def block_budgets(ranks: Sequence[int], sizes: Sequence[int]) -> tuple[int, ...]:
+    """Σ_{l∈P_i} R_l for every block of the partition ``sizes``: the rank budget block i spends (Theorem 6, p. 7)."""
+    if len(ranks) != sum(sizes):
+        raise PartitionError(f"{len(ranks)} per-layer ranks for a partition {list(sizes)} of {sum(sizes)} layers")
+    return tuple(sum(ranks[r.start:r.stop]) for r in block_ranges(sizes))
+
+
+def split_budget(budget: int, size: int) -> tuple[int, ...]:
+    """The cheapest per-layer ranks of a block of ``size`` layers spending ``budget`` in all: ⌈k/m⌉ on the first
+    k mod m layers, ⌊k/m⌋ on the rest (so Σ R_l = k and max R_l = ⌈k/m⌉ ≤ k)."""
+    budget = check_int(budget, "budget", minimum=0, error=PartitionError)
+    size = check_int(size, "block size", minimum=1, error=PartitionError)
+    q, extra = divmod(budget, size)
+    return (q + 1,) * extra + (q,) * (size - extra)
+
+
+def optimal_budget_partition(block_rank: Callable[[int, int, int], int], depth: int,
+                             target_depth: int) -> tuple[tuple[int, ...], int]:
+    """The consecutive partition minimising Σ_i rank(E_i) — the smallest total per-layer rank Σ_l R_l that makes the
+    Theorem 6 construction exact (Σ_{l∈P_i} R_l ≥ rank(E_i) for every block, and nothing more is needed) — by
+    dynamic programming over split points, as :func:`optimal_partition`. Returns (sizes, Σ_i rank(E_i)); ties go
+    to the lexicographically smallest sizes."""
+    L, Lbar = check_depths(depth, target_depth)
+
+    @lru_cache(maxsize=None)
+    def best(i: int, start: int) -> tuple[int, tuple[int, ...]]:
+        if i == Lbar - 1:
+            return block_rank(i, start, L), (L - start,)
+        options = []
+        for stop in range(start + 1, L - (Lbar - 1 - i) + 1):
+            tail, sizes = best(i + 1, stop)
+            options.append((block_rank(i, start, stop) + tail, (stop - start,) + sizes))
+        return min(options)
+
+    total, sizes = best(0, 0)
+    return sizes, total

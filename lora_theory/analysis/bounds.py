@@ -12,6 +12,12 @@ derivations in the docstrings there):
     (:func:`~lora_theory.formulas.theorem5_bound_variant`);
 (c) ``tight`` — the spectral recursion (:func:`~lora_theory.formulas.theorem5_bound_tight`).
 
+**Theorem 6 (p. 7; claims ``theorem6`` and ``theorem6_printed``).** With per-layer ranks R_l and a general partition
+the bound has the same shape, with ε_i = σ_{Σ_{l∈P_i}R_l + 1}(E_i): :func:`bound_inputs` takes ε_i from each block's
+own budget (``FNNConstruction.blocks[i].epsilon``), so every function here covers Theorem 6 too;
+:func:`theorem6_bounds` evaluates its printed (√‖Σ‖_F) and provable (√tr Σ) forms, and :func:`budget_epsilons`
+computes the ε_i of given per-layer ranks from the block discrepancies, without a construction.
+
 Numeric evaluation (:func:`evaluate_bound`) lambdifies those expressions and uses the empirical measure of the rows
 of X (Σ̂ = XᵀX/n), so every valid inequality holds deterministically for that measure — there is no Monte-Carlo
 slack, only rounding.
@@ -28,6 +34,7 @@ from functools import lru_cache
 import sympy as sp
 import torch
 
+from lora_theory.analysis.fnn import block_discrepancies
 from lora_theory.constructions.fnn import FNNConstruction
 from lora_theory.errors import DepthError, DomainError, ShapeError
 from lora_theory.formulas import (
@@ -46,12 +53,16 @@ from lora_theory.formulas import (
 )
 from lora_theory.formulas import THEOREM5_FORMS as FORMS
 from lora_theory.formulas import theorem5_bound as bound_expr
-from lora_theory.validation import as_matrix
+from lora_theory.models import ReLUFNN, check_fnn_pair
+from lora_theory.numerics import sigma as sigma_at
+from lora_theory.partition import block_budgets, uniform_partition, validate_partition
+from lora_theory.validation import as_matrix, check_layer_ranks
 
 __all__ = [
     "FORMS", "eps", "Wbar_F", "Wbar_2", "bbar", "Sigma_F", "tr_Sigma", "E_block", "EPSILON_DEF",
     "theorem5_bound_printed", "theorem5_bound_variant", "theorem5_bound_tight", "bound_expr",
     "BoundInputs", "second_moment", "bound_inputs", "evaluate_bound", "evaluate_bounds", "mean_error",
+    "THEOREM6_FORMS", "theorem6_bounds", "budget_epsilons",
 ]
 
 
@@ -160,3 +171,33 @@ def mean_error(construction: FNNConstruction, X: torch.Tensor) -> float:
     if not isinstance(construction, FNNConstruction):
         raise ShapeError(f"construction must be an FNNConstruction; got {type(construction).__name__}")
     return float(construction.output_error(X).mean())
+
+
+#: Theorem 6's bound forms → the Theorem 5 form with the same expression: "printed" (√‖Σ‖_F, as printed on p. 7),
+#: "provable" (the variant (b): inner upper index i and √tr Σ) and "tight" (the spectral recursion (c))
+THEOREM6_FORMS: dict[str, str] = {"printed": "printed", "provable": "variant", "tight": "tight"}
+
+
+def theorem6_bounds(construction: FNNConstruction, X: torch.Tensor) -> dict[str, float]:
+    """Theorem 6's bound (arXiv 2310.17513v3, p. 7) for ``construction`` (any partition, uniform or per-layer ranks)
+    under the empirical measure of the rows of ``X``: {"printed": the bound as printed (√‖Σ‖_F in β; not provable,
+    see :func:`~lora_theory.formulas.theorem5_bound_printed`), "provable": the same shape with √tr Σ and inner upper
+    index i, "tight": the spectral recursion}, each with ε_i = σ_{Σ_{l∈P_i}R_l+1}(E_i) of the construction's
+    blocks. Compare with :func:`mean_error`."""
+    inputs = bound_inputs(construction, X)
+    return {name: evaluate_bound(form, inputs) for name, form in THEOREM6_FORMS.items()}
+
+
+def budget_epsilons(frozen: ReLUFNN, target: ReLUFNN, rank: int | Sequence[int],
+                    partition: Sequence[int] | None = None, tau: float | None = None) -> tuple[float, ...]:
+    """ε_i = σ_{Σ_{l∈P_i}R_l + 1}(E_i) for per-layer ranks ``rank`` (an int R means R_l = R on every layer) and a
+    partition (default uniform), from the block discrepancies alone (σ_j := 0 past D; a σ at or below the block's
+    rank threshold counts as 0, the construction's rule)."""
+    L, Lbar = check_fnn_pair(frozen, target)
+    ranks = check_layer_ranks(rank, depth=L, width=frozen.width)
+    sizes = uniform_partition(L, Lbar) if partition is None else validate_partition(partition, L, Lbar)
+    out = []
+    for blk, k in zip(block_discrepancies(frozen, target, sizes, tau=tau), block_budgets(ranks, sizes)):
+        e = sigma_at(blk.singular_values, k + 1)
+        out.append(e if e > blk.threshold else 0.0)
+    return tuple(out)

@@ -8,7 +8,9 @@ Results used (arXiv 2310.17513v3):
   domain, where E_i = W̄_i − ∏_{l∈P_i} W_l is the discrepancy of block i;
 * Theorem 6 (p. 7), claim ``theorem6`` — any consecutive partition: R ≥ max_i ⌈rank(E_i)/|P_i|⌉
   (``formulas.GENERAL_THRESHOLD``); the partition minimising it comes from
-  :func:`lora_theory.analysis.fnn.best_partition`;
+  :func:`lora_theory.analysis.fnn.best_partition`; with per-layer ranks (Theorem 6 as printed), the cheapest exact
+  R_l — Σ_l R_l = min_P Σ_i rank(E_i(P)), 2·D·Σ_l R_l adapter parameters — come from
+  :func:`lora_theory.analysis.fnn.best_layer_ranks` (``per_layer``);
 * Theorem 5 (p. 6), claim ``theorem5`` — below the threshold the construction's mean error is at most the tight
   spectral bound (form (c) of :mod:`lora_theory.analysis.bounds`, with ε_i = σ_{RM+1}(E_i)).
 
@@ -37,7 +39,7 @@ import torch
 
 from lora_theory import formulas as F
 from lora_theory.analysis.bounds import evaluate_bounds
-from lora_theory.analysis.fnn import best_partition, block_discrepancies
+from lora_theory.analysis.fnn import BudgetPlan, best_layer_ranks, block_discrepancies
 from lora_theory.constructions.fnn import construct_fnn
 from lora_theory.domains import Ball
 from lora_theory.errors import AssumptionViolated, DomainError, RankError
@@ -131,6 +133,7 @@ class RankThresholds:
     blocks: tuple[BlockRow, ...]
     uniform: ThresholdRow
     optimal: ThresholdRow
+    per_layer: BudgetPlan | None = None  # the cheapest exact per-layer ranks (Theorem 6 as printed)
 
     @property
     def advised_rank(self) -> int:
@@ -157,6 +160,7 @@ class RankAdvice:
     uniform: ThresholdRow
     optimal: ThresholdRow
     curve: tuple[CurveRow, ...]
+    per_layer: BudgetPlan | None = None  # the cheapest exact per-layer ranks (Theorem 6 as printed)
 
     def as_dict(self) -> dict:
         """A JSON-ready dict (floats may be NaN/inf; :func:`lora_theory.files.atomic_write_json` writes them as
@@ -173,6 +177,10 @@ class RankAdvice:
             "blocks": [{"block": b.block, "frozen_layers": [b.layers.start + 1, b.layers.stop], "rank": b.rank,
                         "sigma_1": b.sigma_1} for b in self.blocks],
             "thresholds": {"uniform": thr(self.uniform), "optimal": thr(self.optimal)},
+            **({} if self.per_layer is None else {"per_layer": {
+                "claim": "theorem6", "partition": list(self.per_layer.partition),
+                "ranks": list(self.per_layer.discrepancy_ranks), "layer_ranks": list(self.per_layer.layer_ranks),
+                "parameters": self.per_layer.parameters, "uniform_parameters": self.per_layer.uniform_parameters}}),
             "curve": [{"rank": r.rank, "exact": r.exact, "epsilon_max": r.epsilon_max, "mean_error": r.mean_error,
                        "max_error": r.max_error, "theorem5_tight": r.theorem5_tight,
                        "tolerance": None if r.tolerance is None else r.tolerance.value, "ok": r.ok,
@@ -228,7 +236,8 @@ def rank_thresholds(frozen: ReLUFNN, target: ReLUFNN, *, tau: float | None = Non
                            f"R_Emax = max_i rank(E_i) = {r_max}, L = {L}, Lbar = {Lbar}: "
                            f"⌈{r_max}/⌊{L}/{Lbar}⌋⌉ = {uniform_value}")
 
-    best_sizes, _ = best_partition(frozen, target, tau=tau)
+    per_layer = best_layer_ranks(frozen, target, tau=tau)  # also runs best_partition's search, sharing its ranks
+    best_sizes = per_layer.uniform_partition
     best_ranks = tuple(d.rank for d in block_discrepancies(frozen, target, partition=best_sizes, tau=tau))
     optimal_value = F.general_threshold(best_ranks, best_sizes)
     terms = ", ".join(f"⌈{r}/{n}⌉" for r, n in zip(best_ranks, best_sizes))
@@ -236,7 +245,7 @@ def rank_thresholds(frozen: ReLUFNN, target: ReLUFNN, *, tau: float | None = Non
                            sp.sstr(F.GENERAL_THRESHOLD),
                            f"r = rank(E_i) = {list(best_ranks)}, n = |P_i| = {list(best_sizes)}: "
                            f"max({terms}) = {optimal_value}")
-    return RankThresholds(L, Lbar, D, frozen.dtype, L // Lbar, shown_tau, blocks, uniform, optimal)
+    return RankThresholds(L, Lbar, D, frozen.dtype, L // Lbar, shown_tau, blocks, uniform, optimal, per_layer)
 
 
 def _evaluation_points(radius: float, width: int, samples: int, seed: int,
@@ -287,4 +296,5 @@ def rank_advice(frozen: ReLUFNN, target: ReLUFNN, *, radius: float = 1.0, max_ra
             mean_error=float(err[:samples].mean()), max_error=float(err.max()),
             theorem5_tight=float(evaluate_bounds(c, X_uniform)["tight"]), tolerance=c.tolerance()))
     return RankAdvice(t.depth, t.target_depth, t.width, t.dtype, t.M, frozen.final_relu, radius, samples,
-                      int(X_adv.shape[0]), seed, t.rank_tau, t.blocks, t.uniform, t.optimal, tuple(curve))
+                      int(X_adv.shape[0]), seed, t.rank_tau, t.blocks, t.uniform, t.optimal, tuple(curve),
+                      t.per_layer)

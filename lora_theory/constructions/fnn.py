@@ -40,7 +40,7 @@ from lora_theory.models import ReLUFNN, check_fnn_pair
 from lora_theory.numerics import unit_roundoff
 from lora_theory.partition import block_ranges, block_ranks, uniform_partition, validate_partition
 from lora_theory.tolerance import BlockErrorTerms, Tolerance, fnn_tolerance
-from lora_theory.validation import check_rank
+from lora_theory.validation import check_layer_ranks, check_rank, is_int
 
 __all__ = ["FNNBlock", "FNNConstruction", "construct_fnn", "block_ranks"]
 
@@ -74,13 +74,24 @@ class FNNConstruction:
 
     frozen: ReLUFNN
     target: ReLUFNN
-    rank: int
+    rank: int | tuple[int, ...]  # as given: a uniform R, or the per-layer ranks (R_1, …, R_L)
     partition: tuple[int, ...]
     uniform: bool
     domain: Domain
     adapters: tuple[LoRAPair, ...]
     biases: tuple[torch.Tensor, ...]
     blocks: tuple[FNNBlock, ...]
+
+    @property
+    def layer_ranks(self) -> tuple[int, ...]:
+        """The rank each layer was allowed to spend (0-based layer order): (R_1, …, R_L) when per-layer ranks were
+        given; for a uniform R, R on the layers that spend it (the first M of each uniform block) and 0 elsewhere."""
+        return tuple(r for b in self.blocks for r in b.linear.ranks)
+
+    @property
+    def block_budgets(self) -> tuple[int, ...]:
+        """Σ_{l∈P_i} R_l for every block i: the rank budget block i spends on E_i (Theorem 6, p. 7)."""
+        return tuple(b.linear.total_rank for b in self.blocks)
 
     def adapted(self) -> ReLUFNN:
         """The adapted network f = FNN(·; W_l + B_l A_l, b̂_l)."""
@@ -106,11 +117,15 @@ class FNNConstruction:
         return torch.linalg.vector_norm(self.adapted()(x) - self.target(x), dim=1)
 
 
-def construct_fnn(frozen: ReLUFNN, target: ReLUFNN, rank: int, domain: Domain, *,
+def construct_fnn(frozen: ReLUFNN, target: ReLUFNN, rank: int | Sequence[int], domain: Domain, *,
                   partition: Sequence[int] | None = None, use_remainder_layers: bool = False,
                   tau: float | None = None) -> FNNConstruction:
     """Adapters (rank ≤ R) and biases making ``frozen`` compute ``target`` on ``domain`` (Theorem 3), or the
     block-wise best rank-RM approximation below the threshold (Theorem 5). See the module docstring.
+
+    ``rank``: a uniform LoRA rank R in 1..D, or per-layer ranks (R_1, …, R_L), each in 0..D (Theorem 6, p. 7): block
+    i then spends Σ_{l∈P_i} R_l and realises ∏_{P_i}W + LR_{Σ_{P_i}R_l ∧ rank E_i}(E_i), exact when
+    Σ_{l∈P_i} R_l ≥ rank(E_i) for every i (``use_remainder_layers`` is then moot: every layer spends its own R_l).
 
     ``partition``: block sizes (general partition); default: the uniform partition (Theorem 3, p. 6). ``tau``: relative
     threshold of each block's numerical rank(E_i), passed to :func:`construct_linear` (default: the rounding floor of
@@ -123,7 +138,8 @@ def construct_fnn(frozen: ReLUFNN, target: ReLUFNN, rank: int, domain: Domain, *
     D = frozen.width
     if not isinstance(domain, Domain) or domain.width != D:
         raise DomainError(f"domain must be a Ball or Box of width D={D}; got {domain}")
-    rank = check_rank(rank, "rank", width=D)
+    per_layer = None if is_int(rank) else check_layer_ranks(rank, depth=L, width=D)
+    rank = check_rank(rank, "rank", width=D) if per_layer is None else per_layer
     uniform = partition is None
     sizes = uniform_partition(L, Lbar) if uniform else validate_partition(partition, L, Lbar)
     M = L // Lbar
@@ -138,7 +154,8 @@ def construct_fnn(frozen: ReLUFNN, target: ReLUFNN, rank: int, domain: Domain, *
         used = M if (uniform and not use_remainder_layers) else m
         Ws = [frozen.weights[l] for l in layers]
         try:
-            lin = construct_linear(Ws, target.weights[i], block_ranks(rank, m, used), tau=tau)
+            ranks = block_ranks(rank, m, used) if per_layer is None else list(per_layer[layers.start:layers.stop])
+            lin = construct_linear(Ws, target.weights[i], ranks, tau=tau)
         except AssumptionViolated as exc:
             where = exc.where.replace("W_", "block-local W_").replace("W̃_", "block-local W̃_")
             raise SingularityError(

@@ -1,5 +1,4 @@
-"""Claim ``lemma4`` — arXiv 2310.17513v3, Lemma 4, p. 7 (general version: Lemma 12, p. 32; the claim id
-predates the v3 numbering).
+"""Claim ``lemma4`` — arXiv 2310.17513v3, Lemma 4, p. 7 (restated p. 33; general version: Lemma 12, p. 32).
 
 Tuning the final layers 2..L of a random ReLU FNN (layer 1 frozen) cannot match a generic one-layer target when
 D ≥ 2, while LoRA with R = ⌈D/L⌉ on every layer can.
@@ -9,6 +8,11 @@ with the same first-layer output h — so every network that tunes only the fina
 both — and target outputs that differ by at least 10³ times the rounding bound τ on ‖h(x) − h(x')‖. The domain
 caveat is checked too: where every first-layer unit is positive, a closed-form final-layers network *does* match
 the target, so the claim needs a domain that reaches negative units (here: a ball containing the certificate points).
+
+Lemma 4 as a corollary of Lemma 12 (claim ``lemma12``, l = 1): where I_1 ∖ Ī_1 ≠ ∅ the exact Lemma 12 certificate is
+found. The proof (p. 33) says I_1 ∖ Ī_1 = ∅ needs W_1 = W̄_1; in fact I_1 ⊆ Ī_1 exactly when M = W̄W_1⁻¹ ≥ 0
+entrywise and b̄ − Mb_1 ≤ 0, an event of positive probability (≈ 2.5 % of Gaussian draws at D = 2). There Lemma 12
+does not apply, but the single-unit certificate above still proves Lemma 4.
 """
 
 from __future__ import annotations
@@ -19,7 +23,15 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from lora_theory import formulas as F
-from lora_theory.analysis.tfl import TFLCertificate, certificate_tolerance, tfl_certificate, tfl_local_match
+from lora_theory.analysis.tfl import (
+    TFLCertificate,
+    certificate_tolerance,
+    final_layers_certificate,
+    first_region_inside_target,
+    lemma4_proof_gap_instance,
+    tfl_certificate,
+    tfl_local_match,
+)
 from lora_theory.claims import get_claim
 from lora_theory.constructions.fnn import construct_fnn
 from lora_theory.domains import Ball
@@ -114,8 +126,8 @@ def _first_layer(inst: FNNInstance, pts: torch.Tensor) -> torch.Tensor:
 def test_lemma4_certificate(case):
     """A certificate is found within 64 probes: ‖h(x) − h(x′)‖ ≤ τ = u·D²·(‖W_1‖(‖x‖ + ‖x′‖) + 2‖b_1‖) (the backward
     error of the solves plus the evaluation of W_1x + b_1; ReLU is 1-Lipschitz and ReLU(u) = ReLU(u′) exactly),
-    unit k is clipped at both points, and ‖f̄(x) − f̄(x′)‖ ≥ 10³·τ. Every TFL network is a function of h, so it takes
-    (up to Lip·τ) equal values at x and x′ and cannot equal f̄ on any domain containing both."""
+    unit k is clipped at both points, and ‖f̄(x) − f̄(x′)‖ ≥ 10³·τ. Every final-layers network is a function of h, so it
+    takes (up to Lip·τ) equal values at x and x′ and cannot equal f̄ on any domain containing both."""
     inst = case.instance
     ex = Example(CLAIM, case.repro(), {"D": case.width, "L": case.depth})
     cert = _certificate(case, ex)
@@ -147,7 +159,7 @@ def test_lemma4_certificate(case):
 def test_lemma4_lora_contrast(case):
     """On the same instance, LoRA with R = ⌈D/L⌉ (the registry's formula) and free biases is exact on a ball
     containing both certificate points (radius 1.01·max(‖x‖, ‖x′‖)): at x, x′, at uniform samples and on the
-    sphere — where TFL cannot be."""
+    sphere — where final-layers tuning cannot be."""
     inst = case.instance
     D, L = case.width, case.depth
     R = F.evaluate_integer(get_claim(CLAIM).formulas["lora_threshold"], {F.D: D, F.L: L})
@@ -176,7 +188,7 @@ def test_lemma4_lora_contrast(case):
 @example(case=_case(3, 3, False, 3, 3), point_seed=3).via("no final ReLU, identity middle layer")
 def test_lemma4_domain_caveat(case, point_seed):
     """Documented counterexample to reading the claim without its domain: on a small ball B(x₀, r) where every
-    first-layer unit is positive (W_1x + b_1 ≥ min(u₀)/2 > 0), the closed-form TFL network (layer L: W̄W_1⁻¹ and
+    first-layer unit is positive (W_1x + b_1 ≥ min(u₀)/2 > 0), the closed-form final-layers network (layer L: W̄W_1⁻¹ and
     b̄ − W̄W_1⁻¹b_1 by solves; layers 2..L−1 the identity) matches the target within rounding. The same network
     misses the target at one of the certificate points by at least half the target gap: non-representability needs
     a domain that reaches negative units."""
@@ -198,7 +210,7 @@ def test_lemma4_domain_caveat(case, point_seed):
     tol = match.tolerance(rho)
     err = torch.linalg.vector_norm(match.model(pts) - inst.target(pts), dim=1)
     assert_exact(ex, float(err.max()), tol=tol, name="domain_caveat",
-                 what="closed-form TFL on the positive ball B(x₀, r)")
+                 what="closed-form final-layers tuning on the positive ball B(x₀, r)")
     regime("target active on the ball" if bool((inst.target(pts) != 0).any()) else "target zero on the ball")
 
     cert = _certificate(case, ex)
@@ -207,15 +219,17 @@ def test_lemma4_domain_caveat(case, point_seed):
     spread = float(torch.linalg.vector_norm(out[0] - out[1]))  # a function of h: ≈ 0
     cert_tol = match.tolerance(cert.radius)
     spread_tol = Tolerance(value=match.M_norm * cert.tolerance.value + cert_tol.value, scale=cert_tol.scale,
-                           formula="‖M‖·τ + [closed-form TFL tolerance at ρ = max(‖x‖, ‖x′‖)]",
+                           formula="‖M‖·τ + [closed-form final-layers tuning tolerance at ρ = max(‖x‖, ‖x′‖)]",
                            terms={"‖M‖": match.M_norm, "τ": cert.tolerance.value, "tfl": cert_tol.value})
     assert_exact(ex, spread, tol=spread_tol, name="domain_caveat",
-                 what="closed-form TFL output difference ‖f(x) − f(x′)‖₂")
+                 what="closed-form final-layers tuning output difference ‖f(x) − f(x′)‖₂")
     miss = float(torch.linalg.vector_norm(out - inst.target(cpts), dim=1).max())
-    assert_not_exact(ex, miss, tol=cert_tol, name="domain_caveat", what="closed-form TFL at the certificate points")
+    assert_not_exact(ex, miss, tol=cert_tol, name="domain_caveat",
+                     what="closed-form final-layers net at the certificate points")
     half = (cert.target_gap - spread) / 2
     assert_true(ex, miss >= half * (1 - 1e-12), name="domain_caveat",
-                what=f"the closed-form TFL misses the target at a certificate point by ≥ (gap − spread)/2 = {half:.3e} "
+                what=f"the closed-form final-layers net misses the target at a certificate point by ≥ "
+                     f"(gap − spread)/2 = {half:.3e} "
                      "(triangle inequality, to 1e-12 relative)",
                 seen=f"miss {miss:.3e}")
 
@@ -281,3 +295,46 @@ def test_lemma4_offgen_certified_or_refused(case):
     assert_true(ex, cert.is_valid(), name="offgen_certificate", what="the certificate validates itself",
                 seen=f"{cert.summary()}; recomputed gap {gap:.3e}")
     regime("certificate produced")
+
+
+# --- Lemma 4 as a corollary of Lemma 12 (l = 1) ----------------------------------------------------------------------
+
+LEMMA12_PROBES = 256
+
+
+def _gap_case(D: int, L: int, final_relu: bool, seed: int) -> TFLCase:
+    frozen, target = lemma4_proof_gap_instance(D, L, final_relu=final_relu, seed=seed)
+    args = f"{D}, {L}, final_relu={final_relu}, seed={seed}"
+    inst = FNNInstance(frozen, target, (L,), (None,), Ball(D, 1.0), 1.0, 0.5, seed, args,
+                       builder="lemma4_proof_gap_instance")
+    return TFLCase(inst, seed)
+
+
+@given(case=tfl_cases())
+@example(case=_case(4, 2, True, 0, 0)).via("D = 4, L = 2")
+@example(case=_case(2, 2, False, 3, 3)).via("D = 2: I_1 ∖ Ī_1 only near an edge of I_1")
+@example(case=_gap_case(2, 2, True, 0)).via("I_1 ⊆ Ī_1 with W_1 ≠ W̄_1: the proof's step fails")
+@example(case=_gap_case(5, 3, False, 1)).via("I_1 ⊆ Ī_1 at D = 5, no final ReLU")
+def test_lemma4_via_lemma12(case):
+    """I_1 ⊆ Ī_1 is decided exactly (first_region_inside_target: M = W̄W_1⁻¹ ≥ 0 and b̄ − Mb_1 ≤ 0, rationals). If
+    not, Lemma 12's hypothesis holds with l = 1 and its exact certificate is found (x, x′ ∈ I_1, x ∉ Ī_1,
+    ReLU(W_1x + b_1) = ReLU(W_1x′ + b_1) = 0, f̄(x) ≠ f̄(x′)): Lemma 4 follows from Lemma 12. If so (the proof of
+    Lemma 4, p. 33, says that needs W_1 = W̄_1; checked here W_1 ≠ W̄_1), Lemma 12 does not apply, yet the single-unit
+    certificate of :func:`test_lemma4_certificate` still separates the target: Lemma 4 holds by another route."""
+    inst = case.instance
+    W1, Wbar = inst.frozen.weights[0], inst.target.weights[0]
+    ex = Example(CLAIM, case.repro(), {"D": case.width, "L": case.depth})
+    inside = first_region_inside_target(inst.frozen, inst.target)
+    if not inside:
+        regime("I_1 ∖ Ī_1 ≠ ∅: Lemma 12 (l = 1) applies")
+        cert = final_layers_certificate(inst.frozen, inst.target, 1, gen=generator(case.probe_seed),
+                                        probes=LEMMA12_PROBES)
+        assert_true(ex, cert is not None, name="via_lemma12",
+                    what=f"a Lemma 12 certificate (l = 1) is found within {LEMMA12_PROBES} probes", seen="none")
+        assert_true(ex, cert.is_valid() and cert.hypothesis_holds(), name="via_lemma12",
+                    what="x, x′ ∈ I_1, x ∉ Ī_1, equal first-layer outputs and f̄(x) ≠ f̄(x′), all exact",
+                    seen=cert.summary())
+        return
+    regime("I_1 ⊆ Ī_1: Lemma 12 does not apply")
+    assert_true(ex, not torch.equal(W1, Wbar), name="via_lemma12", what="I_1 ⊆ Ī_1 although W_1 ≠ W̄_1 (p. 33)")
+    _certificate(case, ex)  # Lemma 4 still holds: the single-unit certificate

@@ -1,5 +1,6 @@
 """Unit tests of :mod:`lora_theory.analysis.tfl` (claim ``lemma4``): parameter counts, the certificate's recipe and
-its refusals, the D = 1 exemption, a no-shift mutant, and the closed-form TFL match of the domain caveat."""
+its refusals, the D = 1 exemption, a no-shift mutant, and the closed-form final-layers match of the domain
+caveat."""
 
 from __future__ import annotations
 
@@ -108,8 +109,8 @@ def test_loose_margin_is_what_a_certificate_needs():
 
 def test_d1_target_dead_on_the_dead_half_line_has_no_certificate_and_tfl_matches():
     """D = 1, frozen h = ReLU(x) (dead for x < 0), target ReLU(x − 1) (dead for x < 1 ⊃ x < 0): the target is constant
-    where h is, so no certificate exists (None after 256 probes), and the closed-form TFL equals the target on all of
-    R — which happens with positive probability for random D = 1 weights, hence the exemption."""
+    where h is, so no certificate exists (None after 256 probes), and the closed-form final-layers net equals the
+    target on all of R — which happens with positive probability for random D = 1 weights, hence the exemption."""
     frozen = _fnn([[[1.0]], [[0.7]]], [[0.0], [0.3]])
     target = _fnn([[[1.0]]], [[-1.0]])
     assert tfl_certificate(frozen, target, gen=generator(0), probes=256) is None
@@ -128,7 +129,7 @@ def test_d1_target_alive_on_the_dead_half_line_has_a_certificate():
     assert cert.target_gap == pytest.approx(1.0, rel=1e-12)
 
 
-# --- the closed-form TFL of the domain caveat ------------------------------------------------------------------------
+# --- the closed-form final-layers net of the domain caveat ----------------------------------------------------------
 
 @pytest.mark.parametrize("final_relu", [True, False])
 def test_local_match_layout_and_exactness_on_the_positive_region(final_relu):
@@ -191,3 +192,80 @@ def test_certificate_refuses_a_singular_first_layer():
     assert info.value.where == "W_1"
     with pytest.raises(SingularityError):
         tfl_local_match(singular, target)
+
+
+# --- Lemma 12 (claim lemma12): exact regions, certificates, the counterexample --------------------------------------
+
+def test_region_values_and_exact_hidden_by_hand():
+    """I_l composes the layers without ReLUs; the actual network clips in between."""
+    from fractions import Fraction
+
+    from lora_theory.analysis.tfl import exact_hidden, exact_output, region_values
+
+    f = _fnn([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 1.0], [1.0, -1.0]]], [[0.0, -1.0], [-0.5, 0.0]], final_relu=False)
+    x = torch.tensor([1.0, 0.5], dtype=DT)  # layer 1: (1, −0.5) → ReLU (1, 0)
+    assert region_values(f, 1, x) == [Fraction(1), Fraction(-1, 2)]
+    assert region_values(f, 2, x) == [Fraction(0), Fraction(3, 2)]  # (1 − 0.5 − 0.5, 1 + 0.5)
+    pre, z = exact_hidden(f, 2, x)
+    assert pre == [Fraction(1, 2), Fraction(1)] and z == pre  # no final ReLU
+    assert exact_output(f, x) == [Fraction(1, 2), Fraction(1)]
+
+
+def test_first_region_inside_target_by_hand():
+    from lora_theory.analysis.tfl import first_region_inside_target
+
+    frozen = _fnn([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]]], [[0.0, 0.0], [0.0, 0.0]])
+    inside = _fnn([[[1.0, 2.0], [0.5, 1.0]]], [[-1.0, 0.0]])  # M = W̄ ≥ 0, o = b̄ ≤ 0
+    assert first_region_inside_target(frozen, inside)
+    assert not first_region_inside_target(frozen, _fnn([[[1.0, -2.0], [0.5, 1.0]]], [[-1.0, 0.0]]))  # M has < 0
+    assert not first_region_inside_target(frozen, _fnn([[[1.0, 2.0], [0.5, 1.0]]], [[-1.0, 1e-300]]))  # o_2 > 0
+    singular = _fnn([[[1.0, 2.0], [2.0, 4.0]], [[1.0, 0.0], [0.0, 1.0]]], [[0.0, 0.0], [0.0, 0.0]])
+    with pytest.raises(SingularityError, match=r"exactly singular"):
+        first_region_inside_target(singular, inside)
+
+
+def test_final_layers_certificate_finds_and_refuses():
+    from lora_theory.analysis.tfl import final_layers_certificate, lemma12_instance, region_values
+
+    frozen, target, x0 = lemma12_instance(3, 3, 2, 2, seed=4)
+    assert all(v <= 0 for v in region_values(frozen, 2, x0))  # x₀ ∈ I_2 by construction
+    assert all(v > 0 for v in region_values(frozen, 1, x0))  # with layer 1 active there
+    cert = final_layers_certificate(frozen, target, 2, gen=generator(0), near=x0)
+    assert cert is not None and cert.is_valid() and cert.hypothesis_holds() and cert.dead_margin < 0
+    assert "l=2" in cert.summary() and cert.points.shape == (2, 3) and cert.radius > 0
+    with pytest.raises(DepthError, match=r"layer must be an integer in 1..2"):
+        final_layers_certificate(frozen, target, 3, gen=generator(0))
+    with pytest.raises(DTypeError, match=r"torch.Generator"):
+        final_layers_certificate(frozen, target, 1, gen=0)
+    shallow = build_fnn_instance(3, 1, 1, None, seed=0)
+    with pytest.raises(DepthError, match=r"needs frozen depth L >= 2"):
+        final_layers_certificate(shallow.frozen, shallow.target, 1, gen=generator(0))
+
+
+def test_lemma12_counterexample_matches_with_final_layers():
+    """f̄ ≡ 0 and the tuned last layer (0, 0) gives f ≡ 0, although the hypothesis holds at x = (1, −1)."""
+    from lora_theory.analysis.tfl import exact_output, final_layers_certificate, lemma12_counterexample
+
+    frozen, target, x, tuned = lemma12_counterexample()
+    pts = torch.randn(256, 2, generator=generator(1), dtype=DT) * 5
+    assert bool((target(pts) == 0).all()) and bool((tuned(pts) == 0).all())
+    assert exact_output(target, x) == [0, 0]
+    cert = final_layers_certificate(frozen, target, 1, gen=generator(0), probes=64, require_hypothesis=False)
+    assert cert is None
+
+
+def test_lemma4_proof_gap_instance_is_inside_and_open():
+    """I_1 ⊆ Ī_1 with W_1 ≠ W̄_1, and still so after a 1e-6 perturbation of every weight and bias (an open set)."""
+    from lora_theory.analysis.tfl import first_region_inside_target, lemma4_proof_gap_instance
+
+    frozen, target = lemma4_proof_gap_instance(3, 2, seed=5)
+    assert first_region_inside_target(frozen, target)
+    assert not torch.equal(frozen.weights[0], target.weights[0])
+    g = generator(6)
+
+    def nudge(m: ReLUFNN) -> ReLUFNN:
+        return ReLUFNN(tuple(w + 1e-6 * torch.randn(w.shape, generator=g, dtype=DT) for w in m.weights),
+                       tuple(b + 1e-6 * torch.randn(b.shape, generator=g, dtype=DT) for b in m.biases), m.final_relu)
+
+    assert first_region_inside_target(nudge(frozen), nudge(target))
+    assert tfl_certificate(frozen, target, gen=generator(0)) is not None  # Lemma 4 holds there all the same
