@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "lora_theory.cli.sweep",
     "rank": "lora_theory.cli.rank",
     "export-peft": "lora_theory.cli.export_peft",
+    "errata": "lora_theory.cli.errata",
 }
 
 _DESCRIPTION = """\

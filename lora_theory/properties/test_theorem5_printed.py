@@ -9,16 +9,15 @@ existential claim: a zero-output adapter beats (a) there, and the provable varia
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from hypothesis import example, given, target
 from hypothesis import strategies as st
 
 from lora_theory.analysis.bounds import FORMS, bound_inputs, evaluate_bound, mean_error
+from lora_theory.analysis.errata import ADV_RADIUS, ADV_WIDTH
+from lora_theory.analysis.errata import theorem5_instance as adversarial_instance
 from lora_theory.constructions.fnn import construct_fnn
-from lora_theory.domains import Ball
 from lora_theory.errors import SingularityError
 from lora_theory.models import ReLUFNN
 from lora_theory.numerics import spectral_norm, unit_roundoff
@@ -39,8 +38,6 @@ from lora_theory.tolerance import LAPACK_TOLMUL, Tolerance
 pytestmark = pytest.mark.theorem5_printed
 CLAIM = "theorem5_printed"
 N_SAMPLE = 128
-#: the adversarial instance: width, radius of the input sphere, number of inputs
-ADV_WIDTH, ADV_RADIUS, ADV_INPUTS = 64, 8.0, 2000
 
 
 def _evaluation_set(domain, seed: int) -> torch.Tensor:
@@ -116,26 +113,11 @@ def test_theorem5_printed_offgen_regime(inst, R, seed):
                  what="mean error E‖f(x) − f̄(x)‖₂ vs the provable variant bound (b)")
 
 
-def adversarial_instance(seed: int) -> tuple[ReLUFNN, ReLUFNN, Ball, torch.Tensor]:
-    """Where the printed β is too small: D = 64, L̄ = L = 1, W_1 = −I, b = b̄ = 0, W̄_1 entries 0.01·N(0, 1/D), and
-    n = 2000 inputs uniform on the sphere of radius 8 (Σ = I in expectation, tr Σ̂ = 64 exactly), from one seeded
-    local generator."""
-    D = ADV_WIDTH
-    gen = generator(seed)
-    Wbar = 0.01 * torch.randn(D, D, generator=gen, dtype=torch.float64) / math.sqrt(D)
-    zero = torch.zeros(D, dtype=torch.float64)
-    frozen = ReLUFNN((-torch.eye(D, dtype=torch.float64),), (zero,))
-    tgt = ReLUFNN((Wbar,), (zero.clone(),))
-    g = torch.randn(ADV_INPUTS, D, generator=gen, dtype=torch.float64)
-    X = ADV_RADIUS * g / torch.linalg.vector_norm(g, dim=1, keepdim=True)
-    return frozen, tgt, Ball(D, ADV_RADIUS), X
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_theorem5_printed_adversarial(seed):
     """The construction exceeds (a) but not (b) or (c); a zero-output model (b̂ = −ρ‖W̃‖₂·1, so f ≡ 0 on the
     ball) stays below (a): the printed form fails for the construction, not existentially."""
-    frozen, tgt, domain, X = adversarial_instance(seed)
+    frozen, tgt, domain, X = adversarial_instance(seed)  # D = 64, W_1 = −I, 2000 inputs on the sphere of radius 8
     c = construct_fnn(frozen, tgt, 1, domain)
     tol = c.tolerance()
     inputs = bound_inputs(c, X)
@@ -147,7 +129,7 @@ def test_theorem5_printed_adversarial(seed):
     zero_model = ReLUFNN((W_tilde,), (torch.full((ADV_WIDTH,), -ADV_RADIUS * norm, dtype=torch.float64),))
     zero_out = float(zero_model(X).abs().max())
     zero_err = float(torch.linalg.vector_norm(torch.relu(X @ tgt.weights[0].T), dim=1).mean())  # mean ‖ReLU(W̄x)‖
-    ex = Example(CLAIM, f"properties/test_theorem5_printed.py::adversarial_instance({seed}); "
+    ex = Example(CLAIM, f"lora_theory.analysis.errata.theorem5_instance({seed}); "
                         f"construct_fnn(frozen, target, 1, Ball(64, 8.0))",
                  {"ε_1": f"{inputs.epsilons[0]:.4f}", "error": f"{err:.4f}", "(a)": f"{bounds['printed']:.4f}",
                   "(b)": f"{bounds['variant']:.4f}", "(c)": f"{bounds['tight']:.4f}", "zero-output": f"{zero_err:.4f}"})
