@@ -12,32 +12,36 @@ import argparse
 from lora_theory.errors import DomainError
 
 NAME = "sweep"
-HELP = "reproduce the paper's experiments: error vs rank for construction/gradient/tfl (CSV, JSON, PNG)"
+HELP = ("reproduce the paper's experiments (Figures 1, 3–7): error vs rank for the construction, gradient LoRA and "
+        "final layers tuning")
 DESCRIPTION = """\
-Run the experiments of arXiv 2310.17513v3 (App. G): for each seed, frozen kind, method and LoRA rank, fit the
-frozen model to the target (the proof's construction, gradient LoRA with Adam, tuning the final layers) and
-record the test error, next to the theory curve and the exactness threshold. Writes results.csv (byte-identical on
-a rerun), results.json, timings.json and one PNG per setting to --out. A --preset fixes the setting (model, sizes,
-ranks, methods, frozen kinds); with it only --seeds, --steps, --quick, --out, --log-scale, --no-plots and
---no-progress may be given.
+Run the synthetic experiments of arXiv 2310.17513v3 (Sec. 5 and App. G): for each seed, frozen kind, method and
+LoRA rank, fit the frozen model to the target (the proof's construction, gradient LoRA with Adam, final layers
+tuning) and record the test MSE, next to the theory curve and the exactness threshold. Writes results.csv
+(byte-identical on a rerun), results.json, timings.json (curves.csv for fig7) and one PNG per setting to --out.
+A --preset names the paper's figure (fig1, fig1a, fig1b, fig3, fig4, fig5, fig6, fig6a, fig6b, fig7; see
+docs/experiments.md) and fixes the setting (model, sizes, ranks, methods, frozen kinds); with it only --seeds,
+--steps, --quick, --out, --log-scale, --no-plots and --no-progress may be given. Without --quick a preset runs the
+paper's full protocol (5 seeds, 12 Adam settings of 5000 steps each: hours on a CPU); --quick cuts it and says how.
 
 example: lora-theory sweep --preset fig1 --quick --out results/fig1
 example: lora-theory sweep --model fnn --depth 4 --target-depth 2 --ranks 1-8,12,16 --methods construction,gradient \
 --frozen-kind random,pretrained --seeds 0-4 --out results/e2
 """
 
-__all__ = ["NAME", "HELP", "DESCRIPTION", "PRESET_NAMES", "MODEL_NAMES", "METHOD_NAMES", "FROZEN_KIND_NAMES",
-           "PRESET_FIXED", "parse_int_list", "add_arguments", "configs_from_args", "run"]
+__all__ = ["NAME", "HELP", "DESCRIPTION", "PRESET_NAMES", "PRESET_ALIASES", "MODEL_NAMES", "METHOD_NAMES",
+           "FROZEN_KIND_NAMES", "PRESET_FIXED", "parse_int_list", "add_arguments", "configs_from_args", "run"]
 
 # the names the help lists (this module imports no torch; tests/experiments checks they match the experiments')
-PRESET_NAMES = ("fig1", "fig2", "fnn-appendix", "tfn-appendix", "tfl", "bias")
+PRESET_NAMES = ("fig1", "fig1a", "fig1b", "fig3", "fig4", "fig5", "fig6", "fig6a", "fig6b", "fig7")
+PRESET_ALIASES = ("fig2", "fnn-appendix", "tfn-appendix", "tfl", "bias")  # deprecated, still accepted
 MODEL_NAMES = ("linear", "fnn", "tfn")
-METHOD_NAMES = ("construction", "gradient", "fixed-bias", "tfl")
+METHOD_NAMES = ("construction", "gradient", "fixed-bias", "final-layers")  # "tfl": deprecated final-layers
 FROZEN_KIND_NAMES = ("random", "pretrained")
 
 #: options a --preset fixes: (attribute, flag)
 PRESET_FIXED = (("model", "--model"), ("width", "--width"), ("depth", "--depth"), ("target_depth", "--target-depth"),
-                ("heads", "--heads"), ("seq_len", "--seq-len"), ("ranks", "--ranks"), ("tfl_layers", "--tfl-layers"),
+                ("heads", "--heads"), ("seq_len", "--seq-len"), ("ranks", "--ranks"), ("tfl_layers", "--final-layers"),
                 ("methods", "--methods"), ("frozen_kind", "--frozen-kind"))
 
 
@@ -74,7 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ``--frozen-kind``; in ``rank`` and ``export-peft``, ``--frozen`` is a checkpoint file.)"""
     g = parser.add_argument_group("setting (fixed by --preset)")
     g.add_argument("--preset", metavar="NAME",
-                   help=f"a named experiment of the paper's App. G: {', '.join(PRESET_NAMES)}")
+                   help=f"the paper's figure to reproduce: {', '.join(PRESET_NAMES)} (old names "
+                        f"{', '.join(PRESET_ALIASES)} still work)")
     g.add_argument("--model", metavar="MODEL", help=f"{' | '.join(MODEL_NAMES)} (default linear)")
     g.add_argument("--width", type=int, help="D (default 16)")
     g.add_argument("--depth", type=int, help="frozen depth L (default 2)")
@@ -82,16 +87,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--heads", type=int, help="TFN heads H (default 2)")
     g.add_argument("--seq-len", type=int, help="TFN sequence length N (default 10)")
     g.add_argument("--ranks", type=parse_int_list, help="ranks, e.g. 1-16 or 1,2,4-8 (default 1-16)")
-    g.add_argument("--tfl-layers", type=parse_int_list, help="k values of method tfl (default 1..L-1)")
+    g.add_argument("--final-layers", "--tfl-layers", dest="tfl_layers", metavar="K", type=parse_int_list,
+                   help="k values (number of final layers tuned) of method final-layers (default 1..L-1); "
+                        "--tfl-layers is the old name")
     g.add_argument("--methods", type=_name_list(METHOD_NAMES),
-                   help=f"comma-separated subset of {','.join(METHOD_NAMES)} (default construction,gradient)")
+                   help=f"comma-separated subset of {','.join(METHOD_NAMES)} (default construction,gradient; "
+                        "final-layers = final layers tuning, old name tfl)")
     g.add_argument("--frozen-kind", type=_name_list(FROZEN_KIND_NAMES),
                    help=f"comma-separated subset of {','.join(FROZEN_KIND_NAMES)}: how the frozen model is made "
                         "(default random)")
     r = parser.add_argument_group("run and output")
     r.add_argument("--seeds", type=parse_int_list, help="seeds, e.g. 0-4 (default 0)")
     r.add_argument("--steps", type=int, help="Adam steps per grid point (default 5000; 100 with --quick)")
-    r.add_argument("--quick", action="store_true", help="small grid/steps/seeds: a preset runs in under a minute")
+    r.add_argument("--quick", action="store_true",
+                   help="cut seeds/ranks/grid/steps/test set (printed): a preset runs in under a minute")
     r.add_argument("--out", help="output directory (results.csv, results.json, timings.json, PNGs)")
     r.add_argument("--log-scale", action="store_true", help="log-scale y axis in the plots")
     r.add_argument("--no-plots", action="store_true", help="write CSV/JSON only")
@@ -119,20 +128,30 @@ def configs_from_args(args: argparse.Namespace) -> list:
 
 def run(args: argparse.Namespace) -> int:
     """Validate everything (config and --out) before running, run, then write CSV/JSON/plots; print where."""
-    from lora_theory.experiments.presets import LOG_SCALE
+    import sys
+
+    from lora_theory.experiments.presets import LOG_SCALE, QUICK_CUTS, resolve_preset
     from lora_theory.experiments.sweep import check_out_dir, run_sweep, write_results
 
     configs = configs_from_args(args)
     out = check_out_dir(getattr(args, "out", None))
+    preset = None
+    if getattr(args, "preset", None):
+        preset, note = resolve_preset(args.preset)
+        if note:
+            print(f"lora-theory: note: {note}", file=sys.stderr)
+        if args.quick:
+            print(f"lora-theory: {preset}: {QUICK_CUTS[preset]}", file=sys.stderr)
     rows: list[dict] = []
     for c in configs:
         rows.extend(run_sweep(c, progress=not args.no_progress))
     paths = write_results(rows, out, configs[0] if len(configs) == 1 else None)
     print(f"wrote {paths['csv']}, {paths['json']} and {paths['timings']}")
+    if "curves" in paths:
+        print(f"wrote {paths['curves']}")
     if not args.no_plots:
         from lora_theory.experiments.plots import plot_rows
-        log = bool(args.log_scale) or (bool(args.preset) and args.preset in LOG_SCALE) or \
-            any(c.log_scale for c in configs)
+        log = bool(args.log_scale) or (preset in LOG_SCALE) or any(c.log_scale for c in configs)
         for p in plot_rows(rows, out, log_scale=log):
             print(f"wrote {p}")
     return 0

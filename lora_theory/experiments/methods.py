@@ -5,17 +5,22 @@ rank or k).
   :class:`~lora_theory.domains.Ball` whose radius is the largest test-input norm (so the exactness it claims covers
   exactly the inputs it is evaluated on), ``construct_tfn``. A violated non-singularity hypothesis is recorded
   as status ``"assumption failed"`` with a NaN metric instead of crashing the sweep.
-* ``gradient``: Adam on LoRA factors (``B = 0``, ``A ~ N(0, 0.25²)`` from the run's adapter generator) plus the
-  biases the theorem updates (FNN: every bias; TFN: every ``b_1, b_2``; linear: none).
-* ``fixed-bias``: the same with every bias frozen.
-* ``tfl``: Adam on the full weights and biases of the last k layers of the FNN.
+* ``gradient``: Adam on LoRA factors (``B = 0``, ``A ~ N(0, 0.25²)`` from the run's adapter generator, the
+  initialisation of Hu et al. used by the paper, App. G.1, p. 40) plus the biases the theorem updates (FNN: every
+  bias; TFN: every ``b_1, b_2``; linear: none).
+* ``fixed-bias``: the same with every bias frozen (App. G.5, p. 42).
+* ``final-layers``: final layers tuning (App. G.4, p. 42): Adam on the full weights and biases of the last k layers
+  of the FNN. ``tfl`` is a deprecated alias of this name.
 
-Protocol for the trained methods: for every grid point (lr, weight decay) a fresh run of ``steps`` Adam steps,
-each on a fresh batch from the run's train generator; the validation MSE is evaluated every ``eval_every`` steps
-(and at steps 0 and ``steps``) and the parameters at the best validation step are kept. The grid point with the
-lowest best-validation MSE is chosen (ties: the first in grid order); only then is the test MSE computed, once,
-for the chosen point's best-validation parameters. The test set never influences any choice.
-Weight decay is ``torch.optim.Adam``'s (an L2 term added to the gradient), the optimiser is recorded as "Adam".
+Protocol for the trained methods (App. G.2, p. 40): for every grid point (lr, weight decay) a fresh run of
+``steps`` Adam steps, each on a fresh batch of ``batch_size`` N(0, I) inputs from the run's train generator. The
+grid point with the lowest validation MSE (on ``val_size`` inputs of the run's validation generator; ties: the first
+in grid order) is chosen; only then is the test MSE computed, once. ``select_step`` says which parameters of a run
+are validated and kept: ``"final"`` (the paper, and the authors' code: the parameters after the last step) or
+``"best"`` (the validation MSE is also evaluated every ``eval_every`` steps and at step 0, and the best step is
+kept — an early-stopping variant that is not the paper's). The test set never influences any choice. Weight decay
+is ``torch.optim.Adam``'s (an L2 term added to the gradient), the optimiser is recorded as "Adam". With
+``record_curve`` the training MSE of every step of the chosen run is returned as ``train_curve`` (Figure 7).
 """
 
 from __future__ import annotations
@@ -37,10 +42,14 @@ from lora_theory.experiments.setups import Setup
 from lora_theory.random_matrices import generator
 from lora_theory.validation import check_int
 
-__all__ = ["METHODS", "TrainConfig", "mse", "validation_mse", "test_mse", "test_inputs", "run_construction",
+__all__ = ["METHODS", "METHOD_ALIASES", "SELECT_STEPS", "TrainConfig", "mse",
+           "validation_mse", "test_mse", "test_inputs", "run_construction",
            "run_gradient", "run_tfl", "run_method"]
 
-METHODS = ("construction", "gradient", "fixed-bias", "tfl")
+METHODS = ("construction", "gradient", "fixed-bias", "final-layers")
+#: deprecated method names → current ones
+METHOD_ALIASES = {"tfl": "final-layers"}
+SELECT_STEPS = ("final", "best")
 A_INIT_STD = 0.25
 
 
@@ -52,7 +61,13 @@ class TrainConfig:
     batch_size: int = 256
     val_size: int = 256
     test_size: int = 5000
-    eval_every: int | None = None  # default: max(1, steps // 100)
+    eval_every: int | None = None  # default: max(1, steps // 100); used by select_step="best"
+    select_step: str = "final"
+    record_curve: bool = False
+
+    def __post_init__(self) -> None:
+        if self.select_step not in SELECT_STEPS:
+            raise DomainError(f"select_step must be one of {SELECT_STEPS}; got {self.select_step!r}")
 
     @property
     def every(self) -> int:
@@ -123,21 +138,29 @@ def _train(setup: Setup, init, lr: float, wd: float, cfg: TrainConfig, streams: 
     def snapshot():
         return {k: v.detach().clone() for k, v in effective().items()}
 
-    best_val = validation_mse(template, effective(), val_x, val_y)
-    best_step, best_params = 0, snapshot()
+    best = cfg.select_step == "best"
+    if best:
+        best_val = validation_mse(template, effective(), val_x, val_y)
+        best_step, best_params = 0, snapshot()
+    curve: list[float] = []
     for step in range(1, cfg.steps + 1):
         x = streams.train_batch()
         with torch.no_grad():
             y = setup.target_fn(x)
         loss = torch.mean((forward(template, effective(), x) - y) ** 2)
+        if cfg.record_curve:
+            curve.append(float(loss.detach()))  # the training MSE before this step's update
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if step % cfg.every == 0 or step == cfg.steps:
+        if best and (step % cfg.every == 0 or step == cfg.steps):
             v = validation_mse(template, effective(), val_x, val_y)
             if v < best_val:  # NaN never wins
                 best_val, best_step, best_params = v, step, snapshot()
-    return best_val, best_step, best_params
+    if not best:
+        best_params = snapshot()
+        best_val, best_step = validation_mse(template, best_params, val_x, val_y), cfg.steps
+    return best_val, best_step, best_params, curve
 
 
 def _select(setup: Setup, init, cfg: TrainConfig) -> dict:
@@ -148,17 +171,20 @@ def _select(setup: Setup, init, cfg: TrainConfig) -> dict:
             streams = Streams(setup.seed, setup.width, seq_len=setup.seq_len, batch_size=cfg.batch_size)
             val_x = streams.validation(cfg.val_size)
             val_y = setup.target_fn(val_x)
-            best_val, best_step, params = _train(setup, init, lr, wd, cfg, streams, val_x, val_y)
-            results.append((best_val, lr, wd, best_step, params))
+            best_val, best_step, params, curve = _train(setup, init, lr, wd, cfg, streams, val_x, val_y)
+            results.append((best_val, lr, wd, best_step, params, curve))
     finite = [r for r in results if math.isfinite(r[0])]
     if not finite:
         return {"value": math.nan, "status": "diverged", "metric": "test_mse", "steps": cfg.steps,
                 "optimizer": "Adam", "lr": None, "weight_decay": None}
-    best_val, lr, wd, best_step, params = min(finite, key=lambda r: r[0])  # first minimum in grid order
+    best_val, lr, wd, best_step, params, curve = min(finite, key=lambda r: r[0])  # first minimum in grid order
     x = test_inputs(setup, cfg)
     value = test_mse(setup.frozen, params, x, setup.target_fn(x))
-    return {"value": value, "val_mse": best_val, "best_step": best_step, "status": "ok", "metric": "test_mse",
-            "steps": cfg.steps, "optimizer": "Adam", "lr": lr, "weight_decay": wd}
+    row = {"value": value, "val_mse": best_val, "best_step": best_step, "status": "ok", "metric": "test_mse",
+           "steps": cfg.steps, "optimizer": "Adam", "lr": lr, "weight_decay": wd}
+    if cfg.record_curve:
+        row["train_curve"] = curve
+    return row
 
 
 def _lora_init(setup: Setup, rank: int, tune_biases: bool):
@@ -188,17 +214,19 @@ def _lora_init(setup: Setup, rank: int, tune_biases: bool):
 
 
 def run_gradient(setup: Setup, rank: int, cfg: TrainConfig, *, tune_biases: bool = True) -> dict:
+    """``params`` counts every trained entry (factors and biases); ``params_plot`` is the paper's x axis of
+    Figure 6 (the authors' plotting code: 2·R·D per adapted matrix, biases not counted)."""
     init, params = _lora_init(setup, rank, tune_biases)
     row = _select(setup, init, cfg)
-    row.update(params=params, params_plot=params)
+    row.update(params=params, params_plot=2 * rank * setup.width * len(adapted_names(setup.frozen)))
     return row
 
 
 def run_tfl(setup: Setup, k: int, cfg: TrainConfig) -> dict:
     if setup.model != "fnn":
-        raise DomainError(f"method tfl tunes the last k layers of an FNN; got --model {setup.model}")
+        raise DomainError(f"method final-layers tunes the last k layers of an FNN; got --model {setup.model}")
     L, D = setup.frozen.depth, setup.width
-    k = check_int(k, "tfl layer count k (1..L-1)", minimum=1, maximum=L - 1)
+    k = check_int(k, "final layers count k (1..L-1)", minimum=1, maximum=L - 1)
     frozen = {n: v.detach() for n, v in to_params(setup.frozen).items()}
     names = last_layer_names(setup.frozen, k)
 
@@ -226,12 +254,12 @@ def run_method(method: str, setup: Setup, rank: int, cfg: TrainConfig) -> dict:
     if method == "construction":
         row = run_construction(setup, rank, cfg)
         p = construction_params(setup, rank)
-        row.update(params=p, params_plot=p)
+        row.update(params=p, params_plot=2 * rank * setup.width * len(adapted_names(setup.frozen)))
     elif method == "gradient":
         row = run_gradient(setup, rank, cfg, tune_biases=True)
     elif method == "fixed-bias":
         row = run_gradient(setup, rank, cfg, tune_biases=False)
-    elif method == "tfl":
+    elif method in ("final-layers", "tfl"):
         row = run_tfl(setup, rank, cfg)
     else:
         raise DomainError(f"unknown method {method!r}; expected one of {METHODS} (--methods)")

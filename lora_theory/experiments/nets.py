@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from lora_theory.errors import DomainError
 from lora_theory.models import HEAD_MATRICES, TFN, LinearChain, ReLUFNN, TFNBlock
 
 __all__ = ["to_params", "to_model", "forward", "adapted_names", "bias_names", "last_layer_names"]
@@ -53,7 +54,8 @@ def to_model(template, params: dict[str, torch.Tensor]):
             heads = {name: tuple(p[f"blocks.{l}.{name}.{h}"] for h in range(template.heads)) for name in HEAD_MATRICES}
             blocks.append(TFNBlock(heads["WQ"], heads["WK"], heads["WV"], heads["WO"], p[f"blocks.{l}.W1"],
                                    p[f"blocks.{l}.b1"], p[f"blocks.{l}.W2"], p[f"blocks.{l}.b2"]))
-        return TFN(tuple(blocks), p["Wo"])
+        kw = {"output": template.output} if hasattr(template, "output") else {}
+        return TFN(tuple(blocks), p["Wo"], **kw)
     raise TypeError(f"unsupported model type {type(template).__name__}")
 
 
@@ -71,6 +73,9 @@ def forward(template, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch
                 x = torch.relu(x)
         return x
     if isinstance(template, TFN):
+        if getattr(template, "output", "linear") != "linear":
+            raise DomainError(f"the experiments train TFNs with the linear output W_o Z_L (as the authors' code); "
+                              f"got output={template.output!r}")
         Z = x
         for l in range(template.depth):
             attn = torch.zeros_like(Z)
@@ -108,6 +113,6 @@ def bias_names(template) -> list[str]:
 
 
 def last_layer_names(template, k: int) -> list[str]:
-    """Weights and biases of the last ``k`` layers of an FNN (what TFL tunes)."""
+    """Weights and biases of the last ``k`` layers of an FNN (what final layers tuning tunes)."""
     L = template.depth
     return [n for l in range(L - k, L) for n in (f"W{l}", f"b{l}")]

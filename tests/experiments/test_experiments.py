@@ -181,7 +181,7 @@ def test_forward_matches_library_models():
 def test_tfl_and_fixed_bias_counts():
     rows = run_sweep(SweepConfig(model="fnn", width=4, depth=3, target_depth=1, ranks=(1,), tfl_layers=(1, 2),
                                  methods=("fixed-bias", "tfl"), steps=5, quick=True), progress=False)
-    tfl = {r["rank"]: r for r in rows if r["method"] == "tfl"}
+    tfl = {r["rank"]: r for r in rows if r["method"] == "final-layers"}  # "tfl" is the deprecated alias
     assert tfl[2]["params"] == 2 * (16 + 4) and tfl[2]["params_plot"] == 2 * 16
     fb = next(r for r in rows if r["method"] == "fixed-bias")
     assert fb["params"] == 2 * 1 * 4 * 3
@@ -198,10 +198,10 @@ def _png_size(path):
 def test_fig1_quick_preset_plots(tmp_path):
     from lora_theory.experiments.plots import PIXELS
     p = parser()
-    args = p.parse_args(["--preset", "fig1", "--quick", "--out", str(tmp_path), "--no-progress"])
+    args = p.parse_args(["--preset", "fig1a", "--quick", "--steps", "20", "--out", str(tmp_path), "--no-progress"])
     assert sweep_command.run(args) == 0
     pngs = sorted(tmp_path.glob("*.png"))
-    assert [q.name for q in pngs] == ["fig1_linear_L2_Lbar1_pretrained.png", "fig1_linear_L2_Lbar1_random.png"]
+    assert [q.name for q in pngs] == ["fig1a_linear_L2_Lbar1_pretrained.png", "fig1a_linear_L2_Lbar1_random.png"]
     for q in pngs:
         assert _png_size(q) == PIXELS
     assert (tmp_path / "results.csv").exists()
@@ -209,10 +209,13 @@ def test_fig1_quick_preset_plots(tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
-def test_every_preset_runs_quick(name, tmp_path):
-    """Every preset in quick mode, with steps cut to 3 and one rank per config (the full quick presets are timed
-    in the report; here only the wiring, the rows and the plots are checked)."""
+def test_every_preset_runs_quick(name, tmp_path, monkeypatch):
+    """Every preset in quick mode, with steps cut to 3, pretraining to 3 steps and one rank per config (the full
+    quick presets are timed in docs/experiments.md; here only the wiring, the rows and the plots are checked)."""
+    from lora_theory.experiments import setups
     from lora_theory.experiments.plots import PIXELS, plot_rows
+
+    monkeypatch.setattr(setups, "PRETRAIN_QUICK_MAX_STEPS", 3)
     rows = []
     for c in preset_configs(name, quick=True, steps=3):
         from dataclasses import replace
@@ -233,7 +236,8 @@ def test_every_preset_runs_quick(name, tmp_path):
     ({"methods": ("construction", "sgd")}, DomainError, ["--methods", "sgd"]),
     ({"frozen_kind": ("warm",)}, DomainError, ["--frozen-kind"]),
     ({"methods": ("fixed-bias",)}, DomainError, ["fixed-bias"]),
-    ({"methods": ("tfl",)}, DomainError, ["tfl", "--model fnn"]),
+    ({"methods": ("tfl",)}, DomainError, ["final-layers", "--model fnn"]),
+    ({"methods": ("final-layers",)}, DomainError, ["final-layers", "--model fnn"]),
     ({"target_depth": 3}, DepthError, ["--target-depth"]),
     ({"steps": 0}, DomainError, ["--steps"]),
     ({"model": "cnn"}, DomainError, ["--model"]),
@@ -315,10 +319,10 @@ def test_preset_with_an_option_it_fixes_is_a_one_line_error(tmp_path, capsys, ex
 def test_preset_allows_run_options_and_rejects_unknown_names(tmp_path):
     args = parser().parse_args(["--preset", "fig2", "--quick", "--seeds", "0-1", "--steps", "7", "--out",
                                 str(tmp_path)])
-    (config,) = sweep_command.configs_from_args(args)
-    assert (config.preset, config.model, config.seeds, config.steps) == ("fig2", "fnn", (0, 1), 7)
-    with pytest.raises(DomainError, match="--preset: unknown preset 'fig9'"):
-        sweep_command.configs_from_args(parser().parse_args(["--preset", "fig9", "--model", "fnn"]))
+    (config,) = sweep_command.configs_from_args(args)  # the old name fig2 is Figure 1b
+    assert (config.preset, config.model, config.seeds, config.steps) == ("fig1b", "fnn", (0, 1), 7)
+    with pytest.raises(DomainError, match="--preset: unknown preset 'fig99'"):
+        sweep_command.configs_from_args(parser().parse_args(["--preset", "fig99", "--model", "fnn"]))
 
 
 def test_frozen_kind_flag(tmp_path):
@@ -337,9 +341,11 @@ def test_frozen_kind_flag(tmp_path):
 def test_help_names_match_the_experiments():
     """cli.sweep lists the names without importing torch; they must be the experiments' own."""
     from lora_theory.experiments.methods import METHODS
+    from lora_theory.experiments.presets import ALIASES
     from lora_theory.experiments.setups import FROZEN_KINDS, MODELS
 
     assert sweep_command.PRESET_NAMES == tuple(PRESETS)
+    assert sweep_command.PRESET_ALIASES == tuple(ALIASES)
     assert sweep_command.MODEL_NAMES == MODELS
     assert sweep_command.METHOD_NAMES == METHODS
     assert sweep_command.FROZEN_KIND_NAMES == FROZEN_KINDS
