@@ -13,7 +13,8 @@ HELP = "list the registered claims with their paper reference, status and formul
 DESCRIPTION = """\
 List every claim the suite checks, in the order of the paper: its id (the pytest marker and the --claim of
 'lora-theory verify'), the paper's number and page (arXiv 2310.17513v3), the statement, the status (what was
-checked against which page, and how) and its sympy formulas as text. Claims registered by other packages (entry-point group lora_theory.claims) are included.
+checked against which page, and how) and its sympy formulas as text. Claims registered by other packages
+(entry-point group lora_theory.claims) are included.
 
 example:
   lora-theory claims --json claims.json"""
