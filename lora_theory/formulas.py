@@ -484,3 +484,8 @@ LEMMA4_REGION_STEP_PRINTED = sp.Symbol(r"I_1 \subseteq \bar{I}_1 \Rightarrow W_1
 #: the exact condition, with M = W̄_1 W_1⁻¹: I_1 ⊆ Ī_1 iff M ≥ 0 entrywise and b̄_1 − M b_1 ≤ 0
 LEMMA4_REGION_STEP_CORRECTED = sp.Symbol(
     r"I_1 \subseteq \bar{I}_1 \Leftrightarrow \bar{W}_1W_1^{-1} \geq 0,\ \bar{b}_1 - \bar{W}_1W_1^{-1}b_1 \leq 0")
+
+#: Assumption 3 (single head, App. F.1) as printed for l > 1: the score factor written W_Kl W_Ql ...
+ASSUMPTION3_SCORE_PRINTED = sp.Symbol(r"W_{Kl}W_{Ql} + \mathrm{LR}_r(\cdot)")
+#: ... where the construction's score chain is W_Klᵀ W_Ql (as in Theorem 8's G_i and Assumption 4)
+ASSUMPTION3_SCORE_MEANT = sp.Symbol(r"W_{Kl}^\top W_{Ql} + \mathrm{LR}_r(\cdot)")

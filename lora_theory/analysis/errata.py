@@ -645,6 +645,21 @@ def _records() -> tuple[Erratum, ...]:
             does_not_refute="Lemma 4: on the instance its conclusion is still certified (claim lemma4)",
             instance=_lemma4_step_result),
         Erratum(
+            id="theorem8_typography", title="Theorem 8 and Assumption 3 (single head): three misprints",
+            where="Assumption 3 and Theorem 8", pages="p. 34", used_by="Corollary 9",
+            printed=F.ASSUMPTION3_SCORE_PRINTED, corrected=F.ASSUMPTION3_SCORE_MEANT,
+            printed_display="W_Kl W_Ql + LR_r(…) in Assumption 3 (l > 1); G_i with max_h and superscripts h; "
+                            "'… with probability 1' at the end of Theorem 8",
+            corrected_display="W_Klᵀ W_Ql + LR_r(…); G_i without max_h (one head); no probability in Theorem 8 "
+                              "(its hypothesis, Assumption 3, is deterministic)",
+            consequence="index only",
+            explanation=("The single-head statements were adapted from the multi-head ones: the score chain the "
+                         "construction factorises is W_Kᵀ W_Q (Theorem 8's own G_i says so), a single head needs no "
+                         "max over heads, and 'with probability 1' belongs to Corollary 9 (random weights)."),
+            refutes="nothing in the results: the construction (claim theorem8) uses the meant matrices",
+            does_not_refute="Theorem 8 or Corollary 9",
+            instance=None),
+        Erratum(
             id="tfn_output_softmax", title="TFN output layer: softmax or linear", where="Sec. 4.1 / App. F.2",
             pages="p. 8, pp. 36–37", used_by="Theorem 7 (vs the authors' code)",
             printed=F.TFN_OUTPUT_PRINTED, corrected=F.TFN_OUTPUT_CODE,

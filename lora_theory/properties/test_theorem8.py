@@ -27,14 +27,16 @@ from lora_theory.testing.assertions import (
     assert_above,
     assert_at_most,
     assert_below,
+    assert_close,
     assert_equal,
     assert_exact,
     assert_not_exact,
     assert_true,
+    refusal_allowed,
     regime,
 )
-from lora_theory.testing.instances import build_tfn_instance
-from lora_theory.testing.strategies import seeds, tfn_instances
+from lora_theory.testing.instances import build_offgen_tfn_instance, build_tfn_instance
+from lora_theory.testing.strategies import offgen_tfn_instances, seeds, tfn_instances
 
 pytestmark = pytest.mark.theorem8
 CLAIM = "theorem8"
@@ -277,3 +279,87 @@ def test_theorem8_exact_certificate(seed, D, L, k):
                     seen=below.summary())
         regime("not equal one rank below")
     regime("random integer target" if k is None else f"low-gap integer target, k = {k}")
+
+
+#: how far below a chain's rounding floor a singular value may lie and still be counted by the gap formula's own
+#: floor (as test_theorem7_gap's off-generator property: float64 cannot decide such a rank)
+RESOLUTION = 1e3
+
+
+def _only_near_the_floor(c, gaps, seen) -> bool:
+    """Every disagreement between the formula's G_i and the chains' ranks is directions that the chains leave at
+    their rounding floor (the formula counts g > k, a chain counts k, and each of the g − k singular values lies
+    within RESOLUTION of that chain's floor)."""
+    for i, (g, k) in enumerate(zip(gaps, seen)):
+        if g == k:
+            continue
+        if g < k or g > c.frozen.width:
+            return False
+        keys = [("out",)] if i == len(gaps) - 1 else [(i, "QK", 0), (i, "V1", 0)]
+        near = [all(float(c.chains[key].discrepancy_singular_values[j]) * RESOLUTION >= c.chains[key].rank_floor
+                    for j in range(k, g))
+                for key in keys if c.chains[key].discrepancy_rank == k]
+        if not any(near):
+            return False
+    return True
+
+
+@given(inst=offgen_tfn_instances(single_head=True, max_width=5, max_depth=2), R=st.integers(1, 5),
+       n_seq=st.integers(1, 4), x_seed=seeds())
+@example(inst=build_offgen_tfn_instance("gaussian", 4, 2, 1, seed=0, single_head=True), R=2, n_seq=3,
+         x_seed=0).via("N(0, 1/D) single-head TFN, independent target, R = ⌈D/2⌉")
+@example(inst=build_offgen_tfn_instance("xavier", 5, 1, 1, seed=1, single_head=True, output="linear"), R=2,
+         n_seq=2, x_seed=1).via("Xavier single-head TFN, R = ⌈5/2⌉ − 1: certified not exact")
+@example(inst=build_offgen_tfn_instance("zero_discrepancy", 3, 1, 1, seed=0, single_head=True), R=1, n_seq=2,
+         x_seed=0).via("every chain discrepancy 0")
+@example(inst=build_offgen_tfn_instance("tiny_change", 4, 2, 1, weight_scale=1e2, relative_change=1e-12, seed=0,
+                                        single_head=True), R=1, n_seq=3, x_seed=0).via(
+    "1e-12 rank-1 changes of W_Q, W_K, W_V, W_1, W_2, W_o on weights scaled by 1e2")
+def test_theorem8_offgen_certified_or_refused(inst, R, n_seq, x_seed):
+    """Off the conditioned generators (Gaussian, Xavier, tiny change on scaled weights, zero discrepancy), the
+    single-head construction at a drawn R either refuses with a typed SingularityError naming block, chain and
+    matrix, or answers; an answer reports exact iff R ≥ max_i ⌈G_i/2⌉ (the registry's threshold at the chains'
+    ranks, which equal the formula's G_i up to directions at the rounding floor); when exact, every chain and the
+    outputs — softmax and logits — are within its own tolerances (finite) on the inputs tried; otherwise every
+    chain's residual is the σ_{k+1} it predicts."""
+    D = inst.frozen.width
+    R = min(R, D)
+    kind = inst.args.split(",", 1)[0].strip("'")
+    gaps = tfn_gaps(inst.frozen, inst.target)
+    ex = Example(CLAIM, f"{inst.repro()}, R={R}, n_seq={n_seq}, x_seed={x_seed}", {"G": gaps}, population=kind)
+    with refusal_allowed(ex, name="offgen", what=f"construct_tfn_single_head at R = {R} on a {kind} pair") as outcome:
+        c = construct_tfn_single_head(inst.frozen, inst.target, R)
+    if outcome.refused:
+        return
+    seen = c.chain_gaps()
+    if seen != gaps:
+        assert_true(ex, _only_near_the_floor(c, gaps, seen), name="offgen_gaps",
+                    what="the formula's G_i vs the chains' discrepancy ranks (only directions within "
+                         f"{RESOLUTION:g} of a chain's rounding floor may be counted differently)",
+                    seen=f"formula G = {gaps}, chains {seen}")
+        regime("a direction at the rounding floor: rank undecidable in float64")
+    threshold = _threshold(seen)
+    assert_equal(ex, c.is_exact_in_theory(), expected=R >= threshold, name="offgen_threshold",
+                 what=f"the construction reports exact iff R = {R} ≥ max_i ⌈G_i/2⌉ = {threshold} (chain ranks {seen})")
+    # assert_below / assert_close, not assert_exact / assert_not_exact: off-generator instances are not designed to
+    # be separated, so they must not enter the claim's separation ratio
+    if not c.is_exact_in_theory():
+        for key, chain in c.chains.items():
+            assert_close(ex, spectral_norm(chain.residual()), expected=chain.predicted_error(),
+                         tol=c.chain_tolerance(key), name="offgen_value",
+                         what=f"chain {key}: ‖residual‖₂ vs its predicted σ_{{k+1}} (k = 2R = {2 * R})")
+        regime("certified not exact")
+        return
+    for key, chain in c.chains.items():
+        assert_below(ex, spectral_norm(chain.residual()), bound=0.0, tol=c.chain_tolerance(key),
+                     name="offgen_invariant", what=f"chain {key} of a construction that reports exact")
+    X = torch.randn(2, D, n_seq, generator=generator(x_seed), dtype=torch.float64)
+    out = inst.frozen.output
+    assert_below(ex, _error(c, X), bound=0.0, tol=c.tolerance(X), name="offgen_invariant",
+                 what=f"max over tokens of ‖f(X) − f̄(X)‖₂ ({out} output) of a construction that reports exact "
+                      "vs tolerance(X)")
+    if out == "softmax":
+        assert_below(ex, _error(c, X, "linear"), bound=0.0, tol=c.tolerance(X, "linear"), name="offgen_invariant",
+                     what="max over tokens of the logits' error ‖W̃_o Z_L − W̄_o Z̄_L‖₂ vs tolerance(X, 'linear')")
+    regime("certified exact")
+    regime(f"output layer: {out}")

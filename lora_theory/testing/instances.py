@@ -491,18 +491,24 @@ def build_clipping_probe_fnn_instance(radius: float = 2.0, dtype: torch.dtype = 
 
 def build_offgen_tfn_instance(kind: str, width: int, depth: int, heads: int, *, weight_scale: float = 1.0,
                               relative_change: float = 1e-6, seed: int = 0,
-                              dtype: torch.dtype = torch.float64, output: str = "softmax") -> TFNInstance:
+                              dtype: torch.dtype = torch.float64, output: str = "softmax",
+                              single_head: bool = False) -> TFNInstance:
     """An unconditioned TFN pair of population ``kind`` (:data:`TFN_POPULATIONS`): every matrix N(0, 1/D) (``gaussian``,
     ``tiny_change``, ``zero_discrepancy``) or Xavier-uniform (``xavier``), attention matrices times D^{-1/4} so the
     scores stay of order one, biases U(±0.5). The target is an independent model of the same kind (``gaussian``,
     ``xavier``), the frozen model with every adaptable matrix moved by a rank-1 change of relative size
     ``relative_change`` and the whole model scaled by ``weight_scale`` (``tiny_change``), or a copy with fresh biases
-    only (``zero_discrepancy``: every chain discrepancy is 0)."""
-    from lora_theory.models import TFN, TFNBlock
+    only (``zero_discrepancy``: every chain discrepancy is 0).
+
+    ``single_head=True`` (needs ``heads=1``) builds single-head models (App. F.1, p. 33: W_O is the identity and is
+    never drawn); ``tiny_change`` then moves W_1 instead of W_O, so both factors of the value chain W_1W_V move."""
+    from lora_theory.models import TFN, TFNBlock, single_head_block
 
     if kind not in TFN_POPULATIONS:
         raise ValueError(f"unknown off-generator TFN population {kind!r}; choose from {TFN_POPULATIONS}")
     D, L, H = width, depth, heads
+    if single_head and H != 1:
+        raise ValueError(f"single_head=True needs heads=1; got heads={H}")
     gen = generator(seed)
     att = D ** -0.25
     layer_kind = "xavier" if kind == "xavier" else "gaussian"
@@ -515,10 +521,14 @@ def build_offgen_tfn_instance(kind: str, width: int, depth: int, heads: int, *, 
         return 0.5 * (2 * torch.rand(D, generator=gen, dtype=dtype) - 1)
 
     def model() -> "TFN":
-        blocks = [TFNBlock(tuple(mat(att) for _ in range(H)), tuple(mat(att) for _ in range(H)),
-                           tuple(mat(att) for _ in range(H)), tuple(mat(att) for _ in range(H)),
-                           mat(s), bias(), mat(s), bias()) for _ in range(L)]
-        return TFN(tuple(blocks), mat(s), output)
+        if single_head:
+            blocks = [single_head_block(mat(att), mat(att), mat(att), mat(s), bias(), mat(s), bias())
+                      for _ in range(L)]
+        else:
+            blocks = [TFNBlock(tuple(mat(att) for _ in range(H)), tuple(mat(att) for _ in range(H)),
+                               tuple(mat(att) for _ in range(H)), tuple(mat(att) for _ in range(H)),
+                               mat(s), bias(), mat(s), bias()) for _ in range(L)]
+        return TFN(tuple(blocks), mat(s), output, single_head)
 
     frozen = model()
     if kind in ("gaussian", "xavier"):
@@ -530,11 +540,16 @@ def build_offgen_tfn_instance(kind: str, width: int, depth: int, heads: int, *, 
             e = torch.tensor([relative_change * float(torch.linalg.matrix_norm(W, ord=2))], dtype=dtype)
             return W + low_rank_matrix(D, e, gen, dtype=dtype)
 
-        blocks = [TFNBlock(tuple(moved(W) for W in b.WQ), tuple(moved(W) for W in b.WK),
-                           tuple(moved(W) for W in b.WV), tuple(moved(W) for W in b.WO),
-                           b.W1.clone(), bias(), moved(b.W2), bias()) for b in frozen.blocks]
-        target = TFN(tuple(blocks), moved(frozen.Wo), output)
+        if single_head:
+            blocks = [single_head_block(moved(b.WQ[0]), moved(b.WK[0]), moved(b.WV[0]), moved(b.W1), bias(),
+                                        moved(b.W2), bias()) for b in frozen.blocks]
+        else:
+            blocks = [TFNBlock(tuple(moved(W) for W in b.WQ), tuple(moved(W) for W in b.WK),
+                               tuple(moved(W) for W in b.WV), tuple(moved(W) for W in b.WO),
+                               b.W1.clone(), bias(), moved(b.W2), bias()) for b in frozen.blocks]
+        target = TFN(tuple(blocks), moved(frozen.Wo), output, single_head)
     args = (f"{kind!r}, width={D}, depth={L}, heads={H}, weight_scale={weight_scale!r}, "
             f"relative_change={relative_change!r}, seed={seed}"
-            + (f", output={output!r}" if output != "softmax" else ""))
+            + (f", output={output!r}" if output != "softmax" else "")
+            + (", single_head=True" if single_head else ""))
     return TFNInstance(frozen, target, None, int(seed), args, builder="build_offgen_tfn_instance")

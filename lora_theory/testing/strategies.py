@@ -194,17 +194,17 @@ def offgen_fnn_instances(draw: st.DrawFn, *, max_width: int = 6, max_depth: int 
 
 @st.composite
 def offgen_tfn_instances(draw: st.DrawFn, *, max_width: int = 5, max_depth: int = 2, max_heads: int = 2,
-                         populations: tuple[str, ...] = TFN_POPULATIONS) -> TFNInstance:
+                         populations: tuple[str, ...] = TFN_POPULATIONS, single_head: bool = False) -> TFNInstance:
     """TFN pairs from the off-generator populations: population, D, L, H, the population's level, a seed, and the
-    output layer."""
+    output layer. ``single_head=True``: single-head models (H = 1, no W_O; Theorem 8, App. F.1, p. 33)."""
     kind = draw(st.sampled_from(populations), label="off-generator population")
     D = draw(st.integers(1, max_width), label="width D")
     L = draw(st.integers(1, max_depth), label="depth L")
-    H = draw(st.integers(1, max_heads), label="heads H")
+    H = 1 if single_head else draw(st.integers(1, max_heads), label="heads H")
     weight_scale = draw(st.sampled_from((1.0, 1e2)), label="weight scale") if kind == "tiny_change" else 1.0
     change = draw(st.sampled_from(RELATIVE_CHANGES), label="relative change") if kind == "tiny_change" else 1e-6
     seed = draw(seeds(), label="seed")
     out = draw(st.sampled_from(TFN_OUTPUT_KINDS), label="output layer")
     event(f"population: {kind}")
     return build_offgen_tfn_instance(kind, D, L, H, weight_scale=weight_scale, relative_change=change, seed=seed,
-                                     output=out)
+                                     output=out, single_head=single_head)

@@ -13,7 +13,7 @@ from lora_theory.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 IDS = ("c1_frobenius_trace", "lemma2_bound", "theorem5_beta", "theorem6_beta", "appendix_h_floor",
        "assumption2_product", "theorem3_proof_index", "corollary4_ceiling", "lemma12_hypothesis",
-       "lemma4_region_step", "tfn_output_softmax")
+       "lemma4_region_step", "theorem8_typography", "tfn_output_softmax")
 
 
 def run(argv: list[str], capsys) -> tuple[int, str, str]:

@@ -23,7 +23,7 @@ PAGES = {  # the paper's table of slips (arXiv 2310.17513v3), transcribed indepe
     "c1_frobenius_trace": "p. 19", "lemma2_bound": "p. 5", "theorem5_beta": "p. 6", "theorem6_beta": "p. 7",
     "appendix_h_floor": "p. 46", "assumption2_product": "p. 31", "theorem3_proof_index": "p. 28",
     "corollary4_ceiling": "p. 6", "lemma12_hypothesis": "p. 32", "lemma4_region_step": "p. 33",
-    "tfn_output_softmax": "pp. 36–37",
+    "theorem8_typography": "p. 34", "tfn_output_softmax": "pp. 36–37",
 }
 
 
@@ -41,7 +41,7 @@ def test_records_are_complete():
         assert e.printed != e.corrected, e.id
         assert e.consequence in E.CONSEQUENCES
         assert e.refutes and e.does_not_refute and e.explanation, e.id
-        assert (e.instance is None) == (e.id == "tfn_output_softmax"), e.id
+        assert (e.instance is None) == (e.id in ("tfn_output_softmax", "theorem8_typography")), e.id
     numerical = {e.id for e in E.errata() if e.consequence == "numerical"}
     assert numerical == {"c1_frobenius_trace", "lemma2_bound", "theorem5_beta", "theorem6_beta", "appendix_h_floor",
                          "lemma12_hypothesis", "lemma4_region_step"}
