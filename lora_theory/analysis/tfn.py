@@ -41,6 +41,12 @@ compared with the list (``Assumption4Entry.construction_solves``):
   target's weights); below it, it is the output family at r = 2R, outside the listed range r ∈ [R].
 
 The other weights (frozen W_Q, W_V, W_2L; target W̄_Q, W̄_K, W̄_V, W̄_O, W̄_1, W̄_2L, W̄_o) are never solved with.
+
+**Single-head TFNs** (claim ``assumption3``; arXiv 2310.17513v3, Assumption 3, App. F.1, p. 34):
+:func:`assumption3_report` lists the single-head counterpart — the weights W_Q, W_K, W_V, W_1, W_2, W_o (no W_O),
+value families W_1W_V + LR_r(W̄_1W̄_V(·) − W_1W_V) (no W_1⁻¹), for every r ∈ [D] as printed — in the same
+:class:`Assumption4Report`/:class:`Assumption4Entry` (``assumption="Assumption 3"``, ``head=None``); the printed
+l > 1 score entries W_KlW_Ql are read as the meant W_KlᵀW_Ql (see its docstring).
 """
 
 from __future__ import annotations
@@ -56,7 +62,8 @@ from lora_theory.models import TFN, check_tfn_pair
 from lora_theory.numerics import SINGULARITY_THRESHOLD
 from lora_theory.validation import check_positive_float, check_rank
 
-__all__ = ["FAMILIES", "WEIGHT", "Assumption4Entry", "Assumption4Report", "assumption4_report"]
+__all__ = ["FAMILIES", "WEIGHT", "Assumption4Entry", "Assumption4Report", "assumption4_report",
+           "ASSUMPTION3_FAMILIES", "assumption3_report"]
 
 #: the five families of Assumption 4, in the paper's order (p. 37)
 FAMILIES = ("score (l = 1)", "score (l > 1)", "value (l = 1)", "value (l > 1)", "output")
@@ -105,6 +112,8 @@ class Assumption4Report:
     entries: tuple[Assumption4Entry, ...]
     rank: int
     threshold: float
+    #: which list this is: ``"Assumption 4"`` (multi-head, r ∈ [R]) or ``"Assumption 3"`` (single head, r ∈ [D])
+    assumption: str = "Assumption 4"
 
     def __iter__(self) -> Iterator[Assumption4Entry]:
         return iter(self.entries)
@@ -132,14 +141,16 @@ class Assumption4Report:
 
     def verdict(self) -> str:
         n = len(self.entries)
+        # Assumption 3 lists r ∈ [D] whatever R is; R only marks what the construction solves with
+        scope = f"for R={self.rank}" if self.assumption != "Assumption 3" else f"(r ∈ [D]; R={self.rank})"
         if self.holds:
             w = self.worst()
-            return (f"Assumption 4 holds for R={self.rank}: all {n} listed matrices have σ_min/σ_max ≥ "
+            return (f"{self.assumption} holds {scope}: all {n} listed matrices have σ_min/σ_max ≥ "
                     f"{self.threshold:.0e} (worst {w.ratio:.3e}: {w.name})")
         bad = self.failing()
         shown = "; ".join(f"{e.name} (σ_min/σ_max = {e.ratio:.3e})" for e in bad[:5])
         more = f"; … and {len(bad) - 5} more" if len(bad) > 5 else ""
-        return (f"Assumption 4 fails for R={self.rank}: {len(bad)} of {n} listed matrices have σ_min/σ_max < "
+        return (f"{self.assumption} fails {scope}: {len(bad)} of {n} listed matrices have σ_min/σ_max < "
                 f"{self.threshold:.0e}: {shown}{more}")
 
 
@@ -172,12 +183,13 @@ def _weights(net: TFN, model: str, L: int) -> list[tuple[str, str, int | None, i
     return out
 
 
-def _refuse_if_singular(M: torch.Tensor, where: str, needed_for: str, threshold: float) -> None:
+def _refuse_if_singular(M: torch.Tensor, where: str, needed_for: str, threshold: float,
+                        assumption: str = "Assumption 4") -> None:
     smin, smax, ratio = _sv_ratio(M)
     if not (math.isfinite(ratio) and ratio >= threshold):
         raise SingularityError(
             f"{where} is numerically singular: σ_min/σ_max = {ratio:.3e} < {threshold:.0e} (σ_min={smin:.3e}, "
-            f"σ_max={smax:.3e}). Assumption 4 fails (it lists every weight matrix), and {needed_for} needs its "
+            f"σ_max={smax:.3e}). {assumption} fails (it lists every weight matrix), and {needed_for} needs its "
             f"inverse, so those matrices are undefined and no report is given",
             where=where, ratio=ratio, threshold=threshold)
 
@@ -281,3 +293,117 @@ def _as_float64(net: TFN) -> TFN:
                            WO=tuple(map(up, b.WO)), W1=up(b.W1), b1=up(b.b1), W2=up(b.W2), b2=up(b.b2))
                    for b in net.blocks)
     return replace(net, blocks=blocks, Wo=up(net.Wo))
+
+
+# --- Assumption 3: the single-head TFN (claim assumption3; arXiv 2310.17513v3, App. F.1, p. 34) ----------------------
+
+#: the five families of Assumption 3, in the paper's order (p. 34); the names are those of :data:`FAMILIES`, the
+#: value families are the single-head ones (W_1W_V, no W_O and no W_1⁻¹)
+ASSUMPTION3_FAMILIES = ("score (l = 1)", "score (l > 1)", "value (l = 1)", "value (l > 1)", "output")
+
+_SINGLE_HEAD_WEIGHTS = (("WQ", "W_Q"), ("WK", "W_K"), ("WV", "W_V"))
+
+
+def _single_head_weights(net: TFN, model: str, L: int) -> list[tuple[str, str, int | None, torch.Tensor, bool]]:
+    """(name, symbol, block, matrix, construction_solves) of every weight matrix of the single-head ``net``: W_Q,
+    W_K, W_V, W_1, W_2 per block and W_o (the fixed identity W_O is not a weight of the single-head block)."""
+    out = []
+    for l, blk in enumerate(net.blocks):
+        for attr, sym in _SINGLE_HEAD_WEIGHTS:
+            out.append((f"{model} {sym} (block {l + 1})", sym, l + 1, getattr(blk, attr)[0],
+                        model == "frozen" and sym == "W_K"))
+        out.append((f"{model} W_1 (block {l + 1})", "W_1", l + 1, blk.W1, model == "frozen"))
+        out.append((f"{model} W_2 (block {l + 1})", "W_2", l + 1, blk.W2, l < L - 1))
+    out.append((f"{model} W_o", "W_o", None, net.Wo, model == "frozen"))
+    return out
+
+
+def _single_head_family_targets(frozen: TFN, target: TFN, family: str) -> list[tuple[int | None, str, torch.Tensor,
+                                                                                     torch.Tensor]]:
+    """(block, formula with the block's numbers, frozen product P, computed target T) of every matrix of the
+    single-head ``family`` — formed as :func:`lora_theory.constructions.tfn.construct_tfn_single_head` forms its
+    chain targets (scores CᵀW̄_KᵀW̄_Q C, values W̄_1W̄_V C, output W̄_oW̄_2L)."""
+    L, D = frozen.depth, frozen.width
+    if family == "output":
+        return [(None, "W_oW_2L + LR_{r}(W̄_oW̄_2L − W_oW_2L)", frozen.Wo @ frozen.blocks[-1].W2,
+                 target.Wo @ target.blocks[-1].W2)]
+    kind, first = family.split(" ", 1)
+    out = []
+    for l in ([0] if first == "(l = 1)" else list(range(1, L))):
+        blk, tb = frozen.blocks[l], target.blocks[l]
+        C = (torch.eye(D, dtype=blk.W1.dtype, device=blk.W1.device) if l == 0
+             else _calibration(frozen.blocks[l - 1].W2, target.blocks[l - 1].W2))
+        p = f"{l}"  # the previous block, 1-based
+        if kind == "score":
+            formula = ("W_KᵀW_Q + LR_{r}(W̄_KᵀW̄_Q − W_KᵀW_Q)" if l == 0 else
+                       f"W_KᵀW_Q + LR_{{r}}(W_{{2,{p}}}⁻ᵀW̄_{{2,{p}}}ᵀW̄_KᵀW̄_QW̄_{{2,{p}}}W_{{2,{p}}}⁻¹ − W_KᵀW_Q)")
+            out.append((l + 1, formula, blk.WK[0].T @ blk.WQ[0], C.T @ (tb.WK[0].T @ tb.WQ[0]) @ C))
+        else:
+            formula = ("W_1W_V + LR_{r}(W̄_1W̄_V − W_1W_V)" if l == 0 else
+                       f"W_1W_V + LR_{{r}}(W̄_1W̄_VW̄_{{2,{p}}}W_{{2,{p}}}⁻¹ − W_1W_V)")
+            out.append((l + 1, formula, blk.W1 @ blk.WV[0], (tb.W1 @ tb.WV[0]) @ C))
+    return out
+
+
+def assumption3_report(frozen: TFN, target: TFN, rank: int, *,
+                       threshold: float = SINGULARITY_THRESHOLD) -> Assumption4Report:
+    """σ_min/σ_max of every matrix Assumption 3 lists (arXiv 2310.17513v3, Assumption 3, App. F.1, p. 34; the
+    hypothesis of Theorem 8, p. 34) for a pair of **single-head** TFNs (``single_head=True``), with a pass flag
+    (ratio ≥ ``threshold``, finite) and the verdict; ``rank`` is the LoRA rank R of Theorem 8 and only decides
+    which entries the construction solves with. The list (C_l := W̄_{2,l−1}W_{2,l−1}⁻¹ for l > 1):
+
+    * every weight matrix of the frozen and of the target model: W_Q, W_K, W_V, W_1, W_2 of every block and W_o
+      (the single-head block has no W_O; the model's fixed identity is not listed);
+    * for **every r ∈ [D]** (so printed, p. 34: unlike Assumption 4's r ∈ [R] the list does not depend on R):
+      ``score (l = 1)`` W_KᵀW_Q + LR_r(W̄_KᵀW̄_Q − W_KᵀW_Q); ``score (l > 1)`` W_KᵀW_Q + LR_r(C_lᵀW̄_KᵀW̄_QC_l −
+      W_KᵀW_Q); ``value (l = 1)`` W_1W_V + LR_r(W̄_1W̄_V − W_1W_V); ``value (l > 1)`` W_1W_V + LR_r(W̄_1W̄_VC_l −
+      W_1W_V); ``output`` W_oW_2L + LR_r(W̄_oW̄_2L − W_oW_2L).
+
+    **Erratum implemented.** As printed, the score entries for l > 1 read W_KlW_Ql + LR_r(W_{2,l−1}⁻ᵀW̄_{2,l−1}ᵀ
+    W̄_KlᵀW̄_QlW̄_{2,l−1}W_{2,l−1}⁻¹ − W_KlW_Ql) — without the transpose on W_Kl; the checker lists the meant
+    W_KlᵀW_Ql (the l = 1 entry, Theorem 8's G_i, its proof's score condition on p. 36, and Assumption 4 all have
+    it; the construction's score chain is W_KᵀW_Q).
+
+    Entries are named by block, family and r (``"block 2, score (l > 1), r = 1: …"``; weights ``"frozen W_Q (block
+    1)"``, ``"target W_o"``) with ``head = None``; order: the frozen model's weights, the target's, then the families
+    in the paper's order (:data:`ASSUMPTION3_FAMILIES`), by block and r = 1..D. There are 2(5L + 1) weights and
+    D(2L + 1) family matrices. LR_r, float32 and non-finite values are handled as in :func:`assumption4_report`.
+
+    **What the construction solves with** (:func:`lora_theory.constructions.tfn.construct_tfn_single_head` at rank
+    R; ``construction_solves``): frozen W_K, frozen W_1 (every block) and frozen W_o — the second factors of the
+    chains (W_Q, W_Kᵀ), (W_V, W_1), (W_2L, W_o), whenever a chain's discrepancy is non-zero; frozen W_2 and target
+    W̄_2 of every block < L (the calibration and the carried bias); of each family only the entry r = R (the adapted
+    first factor, needed when the chain's discrepancy rank exceeds R) — the entries r ≠ R are listed but never
+    used; and, not in the list, W̃_o = W_o + ΔW_o for the last bias (as in Theorem 7).
+
+    The list inverts only the frozen W_2 of blocks < L (C_l; a solve, never an explicit inverse); when one of those
+    is numerically singular the families of the next block are undefined and a SingularityError names it. (A
+    singular frozen W_1 — inverted by Assumption 4's list — is simply a failing entry here.)
+
+    Raises ShapeError/DTypeError for a pair that is not two same-size TFNs of one dtype, DomainError for multi-head
+    models (Assumption 4, :func:`assumption4_report`) or a threshold that is not a finite number > 0, RankError for
+    a rank outside 1..D, and SingularityError as above."""
+    D, L, _ = check_tfn_pair(frozen, target)
+    if not frozen.single_head:
+        raise DomainError("frozen/target are multi-head TFNs (single_head=False): Assumption 3 (App. F.1) lists the "
+                          "single-head matrices; the multi-head model has its own Assumption 4 (assumption4_report)")
+    R = check_rank(rank, "rank", width=D)
+    threshold = check_positive_float(threshold, "threshold")
+    if frozen.dtype != torch.float64:
+        frozen, target = _as_float64(frozen), _as_float64(target)
+    entries = []
+    for model, net in (("frozen", frozen), ("target", target)):
+        for name, sym, block, M, solves in _single_head_weights(net, model, L):
+            entries.append(_entry(M, threshold, name=name, family=WEIGHT, matrix=sym, model=model, block=block,
+                                  head=None, r=None, construction_solves=solves))
+    for l, blk in enumerate(frozen.blocks[:-1]):
+        _refuse_if_singular(blk.W2, f"frozen W_2 (block {l + 1})", f"the score and value families of block "
+                            f"{l + 2} (through W_{{2,{l + 1}}}⁻¹)", threshold, assumption="Assumption 3")
+    for family in ASSUMPTION3_FAMILIES:
+        for block, formula, P, T in _single_head_family_targets(frozen, target, family):
+            for r, M in enumerate(_lr_prefixes(P, T, D), start=1):
+                matrix = formula.replace("{r}", str(r))
+                name = f"{f'block {block}, ' if block else ''}{family}, r = {r}: {matrix}"
+                entries.append(_entry(M, threshold, name=name, family=family, matrix=matrix, model=None, block=block,
+                                      head=None, r=r, construction_solves=(r == R)))
+    return Assumption4Report(tuple(entries), R, threshold, "Assumption 3")

@@ -151,6 +151,7 @@ def test_register_refuses_a_clash_with_a_builtin_id_and_bad_input():
 PAPER_RESULTS = (
     "Lemma 1", "Lemma 2", "Assumption 1", "Lemma 3", "Theorem 3", "Corollary 4", "Theorem 5", "Theorem 6",
     "Lemma 4", "Lemma 6", "Lemma 8", "Lemma 10", "Lemma 11", "Lemma 12", "Assumption 2", "Assumption 4", "Lemma 14",
+    "Assumption 3", "Lemma 13",
     "Theorem 7", "Theorem 8", "Corollary 9", "Corollary 10", "Appendix H",
 )
 

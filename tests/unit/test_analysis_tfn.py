@@ -1,6 +1,7 @@
-"""Unit tests of :mod:`lora_theory.analysis.tfn` (claim ``assumption4``): hand-computed σ values on 2×2 diagonal
-instances (one block; two blocks with a calibration W̄_2W_2⁻¹ ≠ I), the flags of what the construction solves with,
-refusals naming the argument or the singular matrix, and reports that never count a non-finite value as passing."""
+"""Unit tests of :mod:`lora_theory.analysis.tfn` (claims ``assumption4`` and, at the end, ``assumption3``):
+hand-computed σ values on 2×2 diagonal instances (one block; two blocks with a calibration W̄_2W_2⁻¹ ≠ I), the
+flags of what the construction solves with, refusals naming the argument or the singular matrix, and reports that
+never count a non-finite value as passing."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import math
 import pytest
 import torch
 
-from lora_theory.analysis.tfn import FAMILIES, WEIGHT, assumption4_report
+from lora_theory.analysis.tfn import ASSUMPTION3_FAMILIES, FAMILIES, WEIGHT, assumption3_report, assumption4_report
 from lora_theory.errors import DomainError, DTypeError, RankError, ShapeError, SingularityError
-from lora_theory.models import TFN, TFNBlock
+from lora_theory.models import TFN, TFNBlock, single_head_block
 from lora_theory.testing.instances import build_tfn_instance
 
 DT = torch.float64
@@ -186,3 +187,131 @@ def test_threshold_decides():
     rep = assumption4_report(FROZEN_1, TARGET_1, 2, threshold=0.25)
     assert sorted(e.ratio for e in rep.failing()) == pytest.approx([0.2])
     assert "score (l = 1), r = 1" in rep.failing()[0].name
+
+
+# --- Assumption 3: the single-head checker (claim assumption3) ------------------------------------------------------
+
+
+def _sh_block(WQ, WK, WV, W1, W2) -> TFNBlock:
+    zero = torch.zeros(W1.shape[0], dtype=W1.dtype)
+    return single_head_block(WQ, WK, WV, W1, zero, W2, zero)
+
+
+#: one single-head block, D = 2 (the same numbers as FROZEN_1/TARGET_1 without W_O)
+SH_FROZEN_1 = TFN((_sh_block(d(2, 1), I2, d(1, 3), d(1, 4), d(1, 2)),), I2, single_head=True)
+SH_TARGET_1 = TFN((_sh_block(d(5, 1.5), I2, d(1, -1), d(2, 4), I2),), d(3, 1), single_head=True)
+
+
+def test_assumption3_hand_computed_one_block():
+    """D = 2, L = 1, diagonal weights; the list runs over r ∈ [D] = {1, 2} whatever R:
+
+    * score: W_KᵀW_Q = diag(2, 1), target diag(5, 1.5): r = 1 gives diag(5, 1) (σ 1/5), r = 2 diag(5, 1.5) (0.3);
+    * value: W_1W_V = diag(1, 12), W̄_1W̄_V = diag(2, −4), E = diag(1, −16): r = 1 gives diag(1, −4) (σ 1/4), r = 2
+      diag(2, −4) (σ 1/2) — no W_1⁻¹ and no W_O, unlike Assumption 4;
+    * output: as in Assumption 4, r = 1 diag(3, 2) (2/3), r = 2 diag(3, 1) (1/3)."""
+    for R in (1, 2):
+        rep = assumption3_report(SH_FROZEN_1, SH_TARGET_1, R)
+        assert len(rep) == 2 * (5 * 1 + 1) + 2 * (2 * 1 + 1) == 18
+        assert all(e.head is None for e in rep)
+        weights = {"frozen W_Q (block 1)": (1, 2), "frozen W_K (block 1)": (1, 1), "frozen W_V (block 1)": (1, 3),
+                   "frozen W_1 (block 1)": (1, 4), "frozen W_2 (block 1)": (1, 2), "frozen W_o": (1, 1),
+                   "target W_Q (block 1)": (1.5, 5), "target W_V (block 1)": (1, 1), "target W_1 (block 1)": (2, 4),
+                   "target W_2 (block 1)": (1, 1), "target W_o": (1, 3)}
+        for name, (smin, smax) in weights.items():
+            e = rep.entry(name)
+            assert (e.sigma_min, e.sigma_max) == (pytest.approx(smin, rel=REL), pytest.approx(smax, rel=REL)), name
+            assert e.passed and e.family == WEIGHT
+        assert not any("W_O" in e.name for e in rep)
+        families = {("score (l = 1)", 1): (1, 5), ("score (l = 1)", 2): (1.5, 5), ("value (l = 1)", 1): (1, 4),
+                    ("value (l = 1)", 2): (2, 4), ("output", 1): (2, 3), ("output", 2): (1, 3)}
+        for (family, r), (smin, smax) in families.items():
+            [e] = [e for e in rep if e.family == family and e.r == r]
+            assert (e.sigma_min, e.sigma_max) == (pytest.approx(smin, rel=REL), pytest.approx(smax, rel=REL)), e.name
+            assert e.passed and e.model is None and e.construction_solves == (r == R)
+        assert rep.holds and rep.rank == R and rep.worst().ratio == pytest.approx(0.2, rel=REL)
+        assert rep.verdict().startswith(f"Assumption 3 holds (r ∈ [D]; R={R}): all 18 listed matrices")
+    assert rep.entry("block 1, value (l = 1), r = 1: W_1W_V + LR_1(W̄_1W̄_V − W_1W_V)").ratio == (
+        pytest.approx(0.25, rel=REL))
+
+
+def test_assumption3_hand_computed_calibration_of_block_two():
+    """Block 2 seen through C = W̄_{2,1}W_{2,1}⁻¹ = diag(1, 1/2): score CᵀW̄_KᵀW̄_QC = diag(4, 1) against I (σ 1/4
+    for r = 1, 2); value W̄_1W̄_VC = diag(2, 1) against I (σ 1/2); output diag(3, 1) against I (σ 1/3)."""
+    frozen = TFN((_sh_block(d(2, 1), I2, d(1, 3), d(1, 4), d(1, 2)), _sh_block(I2, I2, I2, I2, I2)), I2,
+                 single_head=True)
+    target = TFN((_sh_block(d(5, 1.5), I2, d(1, -1), d(2, 4), I2), _sh_block(d(4, 4), I2, d(2, 2), I2, I2)),
+                 d(3, 1), single_head=True)
+    rep = assumption3_report(frozen, target, 1)
+    assert len(rep) == 2 * (5 * 2 + 1) + 2 * (2 * 2 + 1) == 32
+    expected = {("score (l > 1)", 1): 0.25, ("score (l > 1)", 2): 0.25, ("value (l > 1)", 1): 0.5,
+                ("value (l > 1)", 2): 0.5, ("output", 1): 1 / 3, ("output", 2): 1 / 3}
+    for (family, r), ratio in expected.items():
+        [e] = [e for e in rep if e.family == family and e.r == r]
+        assert e.block == (None if family == "output" else 2) and e.ratio == pytest.approx(ratio, rel=REL), e.name
+    assert "W_{2,1}⁻ᵀW̄_{2,1}ᵀ" in next(e.name for e in rep if e.family == "score (l > 1)")
+    assert "W̄_1W̄_VW̄_{2,1}W_{2,1}⁻¹" in next(e.name for e in rep if e.family == "value (l > 1)")
+    solves = {e.name for e in rep if e.construction_solves and e.family == WEIGHT}
+    assert solves == {"frozen W_K (block 1)", "frozen W_1 (block 1)", "frozen W_2 (block 1)", "frozen W_K (block 2)",
+                      "frozen W_1 (block 2)", "frozen W_o", "target W_2 (block 1)"}
+    assert {e.r for e in rep if e.construction_solves and e.family != WEIGHT} == {1}
+    assert [f for f in ASSUMPTION3_FAMILIES if any(e.family == f for e in rep)] == list(ASSUMPTION3_FAMILIES)
+
+
+def test_assumption3_score_for_later_blocks_is_the_meant_transpose():
+    """Erratum: the l > 1 score entries print W_KlW_Ql; the checker lists W_KlᵀW_Ql. With the target equal to the
+    frozen model (E = 0, C = I) every entry is the frozen product itself: W_Kᵀ W_Q = [[2, 0], [2, 1]] (σ² the roots
+    of x² − 9x + 4), not W_K W_Q = [[2, 1], [0, 1]] (x² − 6x + 4)."""
+    WK = torch.tensor([[1.0, 1.0], [0.0, 1.0]], dtype=DT)
+    blocks = (_sh_block(I2, I2, I2, I2, d(1, 2)), _sh_block(d(2, 1), WK, I2, I2, I2))
+    net = TFN(blocks, I2, single_head=True)
+    rep = assumption3_report(net, net, 2)
+    meant = math.sqrt((9 - math.sqrt(65)) / (9 + math.sqrt(65)))
+    printed = math.sqrt((6 - math.sqrt(20)) / (6 + math.sqrt(20)))
+    for r in (1, 2):
+        [e] = [e for e in rep if e.family == "score (l > 1)" and e.r == r]
+        assert e.ratio == pytest.approx(meant, rel=1e-13) and e.ratio != pytest.approx(printed, rel=1e-3)
+
+
+def test_assumption3_rejects_multi_head_and_bad_arguments():
+    with pytest.raises(DomainError, match=r"multi-head.*Assumption 4"):
+        assumption3_report(FROZEN_1, TARGET_1, 1)
+    with pytest.raises(ShapeError, match=r"frozen and target must be TFN"):
+        assumption3_report(SH_FROZEN_1, "target", 1)
+    with pytest.raises(DomainError, match=r"single_head"):
+        assumption3_report(SH_FROZEN_1, TFN(TARGET_1.blocks, d(3, 1)), 1)
+    for rank in (0, 3, 1.5, True):
+        with pytest.raises(RankError, match=r"^rank must"):
+            assumption3_report(SH_FROZEN_1, SH_TARGET_1, rank)
+    with pytest.raises(DomainError, match=r"^threshold must"):
+        assumption3_report(SH_FROZEN_1, SH_TARGET_1, 1, threshold=math.nan)
+
+
+def test_assumption3_singular_frozen_w2_is_refused_but_a_singular_w1_is_listed():
+    good = _sh_block(I2, I2, I2, I2, I2)
+    target = TFN((good, good), I2, single_head=True)
+    with pytest.raises(SingularityError, match=r"^frozen W_2 \(block 1\) is numerically singular.*Assumption 3 fails"):
+        assumption3_report(TFN((_sh_block(I2, I2, I2, I2, d(1, 0)), good), I2, single_head=True), target, 1)
+    # the single-head list never inverts W_1: a singular frozen W_1 is a failing entry (the value entries at r = 1, 2
+    # are diag(1, 0) + LR_r(I − diag(1, 0)) = I, fine), not a refusal
+    rep = assumption3_report(TFN((_sh_block(I2, I2, I2, d(1, 0), I2), good), I2, single_head=True), target, 2)
+    assert [e.name for e in rep.failing()] == ["frozen W_1 (block 1)"]
+    assert rep.entry("frozen W_1 (block 1)").construction_solves
+    assert rep.verdict().startswith("Assumption 3 fails (r ∈ [D]; R=2): 1 of ")
+
+
+def test_assumption3_overflow_gives_nan_entries_that_fail():
+    big = TFN((_sh_block(d(2, 1), I2, d(1, 3), d(1, 4), 1e200 * d(1, 2)),), 1e200 * I2, single_head=True)
+    rep = assumption3_report(big, SH_TARGET_1, 1)
+    nan = [e for e in rep if math.isnan(e.ratio)]
+    assert nan and all(not e.passed for e in nan) and all(e.family == "output" for e in nan)
+    assert not rep.holds and math.isnan(rep.worst().ratio)
+    assert all(e.passed == (math.isfinite(e.ratio) and e.ratio >= rep.threshold) for e in rep)
+
+
+def test_assumption3_float32_is_analysed_exactly_in_float64():
+    def f32(net):
+        return TFN(tuple(_sh_block(*(t.to(torch.float32) for t in (b.WQ[0], b.WK[0], b.WV[0], b.W1, b.W2)))
+                         for b in net.blocks), net.Wo.to(torch.float32), single_head=True)
+
+    a, b = assumption3_report(f32(SH_FROZEN_1), f32(SH_TARGET_1), 2), assumption3_report(SH_FROZEN_1, SH_TARGET_1, 2)
+    assert [(e.name, e.ratio) for e in a] == [(e.name, e.ratio) for e in b]
