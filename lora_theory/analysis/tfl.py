@@ -410,7 +410,10 @@ def final_layers_certificate(frozen: ReLUFNN, target: ReLUFNN, layer: int, *, ge
     for W, b in zip(frozen.weights[:layer], frozen.biases[:layer]):
         c = W @ c + b
     P = -(10.0 ** (4 * torch.rand(probes, D, generator=gen, dtype=dtype) - 2))  # magnitudes 1e-2..1e2
-    cands = [torch.linalg.solve(A, (P - c).T).T] if float(singular_values(A)[-1]) > 0 else []
+    try:  # σ_min(A) > 0 in float is no proof: an exactly singular A (a zero column) makes the LU solve raise
+        cands = [torch.linalg.solve(A, (P - c).T).T] if float(singular_values(A)[-1]) > 0 else []
+    except torch.linalg.LinAlgError:
+        cands = []
     per = max(1, probes // 4)
     for radius in (1.0, 3.0, 10.0, 30.0):
         cands.append(radius * torch.randn(per, D, generator=gen, dtype=dtype))
@@ -421,7 +424,7 @@ def final_layers_certificate(frozen: ReLUFNN, target: ReLUFNN, layer: int, *, ge
     X = torch.cat(cands)
     pre = frozen.preactivations(X)[layer - 1]
     top = pre.max(dim=1).values
-    dead = (top < 0).nonzero().flatten().tolist()
+    dead = ((top < 0) & torch.isfinite(top) & torch.isfinite(X).all(dim=1)).nonzero().flatten().tolist()
     lip = math.prod(spectral_norm(W) for W in frozen.weights[:layer])
     lin = X @ A.T + c
     in_region = (lin <= 0).all(dim=1)
@@ -431,7 +434,8 @@ def final_layers_certificate(frozen: ReLUFNN, target: ReLUFNN, layer: int, *, ge
         x = X[j]
         d = torch.randn(D, generator=gen, dtype=dtype)
         d = d / torch.linalg.vector_norm(d)
-        xp = x + (0.5 * float(-top[j]) / lip) * d
+        # lip = 0 (a zero layer among 1..l): the layer-l pre-activation is constant in x, so any step keeps it
+        xp = x + ((0.5 * float(-top[j]) / lip) if lip > 0 else 1.0) * d
         cert = _check_certificate(frozen, target, layer, x, xp, n)
         if cert.is_valid():
             if cert.hypothesis_holds() or not require_hypothesis:

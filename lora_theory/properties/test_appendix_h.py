@@ -29,7 +29,9 @@ from lora_theory.random_matrices import generator, low_rank_matrix, matrix_with_
 from lora_theory.testing.assertions import (
     Example,
     assert_at_most,
+    assert_below,
     assert_close,
+    assert_equal,
     assert_exact,
     assert_not_exact,
     assert_true,
@@ -37,7 +39,8 @@ from lora_theory.testing.assertions import (
     refusal_allowed,
     regime,
 )
-from lora_theory.testing.strategies import seeds
+from lora_theory.testing.instances import build_offgen_fnn_instance, build_offgen_linear_instance
+from lora_theory.testing.strategies import offgen_fnn_instances, offgen_linear_instances, seeds
 
 pytestmark = pytest.mark.appendix_h
 CLAIM = "appendix_h"
@@ -247,3 +250,162 @@ def test_appendix_h_fnn(case):
     assert_true(ex, c.is_exact_in_theory(), name="fnn", what=f"R = {R} ≥ ⌈D̄/M⌉ spends enough rank in every block")
     assert_exact(ex, err, tol=c.tolerance(), name="fnn", what="max_x ‖[f([x; 0])]_{1..D̄} − f̄(x)‖₂ on the ball")
     regime("D̄ < D" if Dbar < D else "D̄ = D")
+
+
+# --- off the generators -----------------------------------------------------------------------------------------------
+
+@st.composite
+def _offgen_width_cases(draw: st.DrawFn):
+    """An off-generator chain of width D (Gaussian, Xavier, diagonal/permutation with a wide range, tiny change on
+    large weights, tied, singular W_1, E = 0), a target width D̄ ∈ 1..D — the narrower target is the top-left D̄×D̄
+    block of the population's target — and R ∈ 1..D (half the draws at or below ⌈D̄/L⌉)."""
+    inst = draw(offgen_linear_instances(max_width=6, max_depth=3), label="off-generator chain")
+    D, L = inst.width, inst.depth
+    Dbar = draw(st.integers(1, D), label="target width D̄")
+    low = max(1, -(-Dbar // L))
+    R = draw(st.one_of(st.integers(1, low), st.integers(1, D)), label="LoRA rank R")
+    return inst, Dbar, R
+
+
+@given(case=_offgen_width_cases())
+@example(case=(build_offgen_linear_instance("gaussian", 6, 2, seed=0), 5, 2)).via(
+    "N(0, 1/D) layers, generic D̄ = 5 target, R = ⌊5/2⌋ = 2 (the printed floor)")
+@example(case=(build_offgen_linear_instance("diagonal", 5, 2, discrepancy_rank=2, dynamic_range=1e8,
+                                            relative_change=1e-6, seed=0), 3, 1)).via(
+    "diagonal, range 1e8, 1e-6 changes, D̄ = 3")
+@example(case=(build_offgen_linear_instance("tiny_change", 4, 2, discrepancy_rank=1, weight_scale=1e4,
+                                            relative_change=1e-12, seed=0), 4, 1)).via(
+    "1e-12 change on weights of norm 1e4, D̄ = D")
+@example(case=(build_offgen_linear_instance("singular_layer", 4, 2, seed=0), 2, 2)).via("exactly singular W_1")
+@example(case=(build_offgen_linear_instance("zero_discrepancy", 4, 3, seed=0), 2, 1)).via("E = 0")
+def test_appendix_h_offgen_certified_or_refused(case):
+    """Off the conditioned generators, a narrower target W̄ (D̄ ≤ D) padded by pad_linear_target: W̃ is W̄ on the
+    block and ∏W elsewhere (bit for bit), E = W̃ − ∏W is zero outside the block, so rank(E) ≤ D̄ (rank(E) = the number
+    of σ_i(E) — computed here — above the construction's rounding floor). The Lemma 1 construction on W̃ is refused
+    with a typed error naming the matrix, or it reports exact iff R ≥ ⌈rank(E)/L⌉ (the registry's threshold); when
+    exact, [∏W̃_l]_{D̄} = W̄ and the first D̄ outputs on [x; 0] equal W̄x within its tolerance; otherwise
+    [∏W̃_l]_{D̄} misses W̄ by σ_{RL+1}(E)."""
+    inst, Dbar, R = case
+    Ws, D, L = list(inst.weights), inst.width, inst.depth
+    Wbar = inst.target[:Dbar, :Dbar].clone()
+    ex = Example(CLAIM, f"inst = {inst.repro()}; Wbar = inst.target[:{Dbar}, :{Dbar}]; "
+                 f"construct_linear(inst.weights, pad_linear_target(inst.weights, Wbar), {R})",
+                 {"D̄": Dbar, "R": R}, population=inst.kind)
+    Wt = pad_linear_target(Ws, Wbar)
+    P = chain_product(Ws)
+    outside = torch.ones(D, D, dtype=torch.bool)
+    outside[:Dbar, :Dbar] = False
+    assert_true(ex, torch.equal(Wt[:Dbar, :Dbar], Wbar) and torch.equal(Wt[outside], P[outside]),
+                name="offgen_padding", what="[W̃]_{D̄} = W̄ and W̃ = ∏W outside the block (bit for bit)")
+    E = Wt - P
+    assert_true(ex, not bool(E[outside].any()), name="offgen_padding", what="E is zero outside the top-left block")
+    with refusal_allowed(ex, name="offgen", what=f"construct_linear on a padded {inst.kind} target") as outcome:
+        c = construct_linear(Ws, Wt, R)
+    if outcome.refused:
+        return
+    s = torch.linalg.svdvals(E)
+    floor = c.rank_floor
+    RE = int((s > floor).sum())
+    assert_at_most(ex, RE, bound=Dbar, name="offgen_padding", what="rank(E) above the rounding floor ≤ D̄")
+    exact_at = F.evaluate_integer(get_claim(CLAIM).formulas["exact_threshold"], {F.R_E: RE, F.L: L})
+    if bool(((s > floor / 2) & (s <= 2 * floor)).any()):  # a σ_i(E) the floor cannot place
+        regime("a σ_i(E) within a factor 2 of the rounding floor")
+    else:
+        assert_equal(ex, c.is_exact_in_theory(), expected=R >= exact_at, name="offgen_exact_iff",
+                     what=f"reports exact vs R = {R} ≥ ⌈rank(E)/L⌉ = {exact_at} (rank(E) = {RE})")
+    block = spectral_norm(c.adapted_product()[:Dbar, :Dbar] - Wbar)
+    tol = c.tolerance()
+    # assert_below / assert_close, not assert_exact / assert_not_exact: off-generator instances must not enter the
+    # separation ratio of the conditioned generators
+    if c.is_exact_in_theory():
+        regime("certified exact")
+        assert_below(ex, block, bound=0.0, tol=tol, name="offgen_invariant",
+                     what="‖[∏W̃_l]_{D̄} − W̄‖₂ of a construction that reports exact")
+        X = 2 * torch.rand(16, Dbar, generator=generator(inst.seed), dtype=DT) - 1
+        out = LinearChain(tuple(p.merge(W) for p, W in zip(c.adapters, Ws)))(pad_input(X, D))[:, :Dbar]
+        xmax = float(torch.linalg.vector_norm(X, dim=1).max())
+        out_err = float(torch.linalg.vector_norm(out - X @ Wbar.T, dim=1).max())
+        assert_below(ex, out_err, bound=0.0, tol=tol.scaled(2 * xmax, "2·max‖x‖: the chain evaluated on [x; 0]"),
+                     name="offgen_invariant", what="max_x ‖[f([x; 0])]_{1..D̄} − W̄x‖₂ of a construction that "
+                     "reports exact")
+    else:
+        regime("certified not exact")
+        assert_close(ex, block, expected=float(s[R * L]), tol=tol, name="offgen_value",
+                     what="‖[∏W̃_l]_{D̄} − W̄‖₂ vs σ_{RL+1}(E) (computed here)")
+
+
+@st.composite
+def _offgen_fnn_width_cases(draw: st.DrawFn):
+    """An off-generator FNN pair of width D (uniform partition), a target width D̄ ∈ 1..D — the narrower target keeps
+    the top-left D̄×D̄ block of every target layer and the first D̄ entries of every target bias — and R ∈ 1..D."""
+    inst = draw(offgen_fnn_instances(max_width=5, max_depth=3), label="off-generator FNN pair")
+    D = inst.frozen.width
+    Dbar = draw(st.integers(1, D), label="target width D̄")
+    R = draw(st.integers(1, D), label="LoRA rank R")
+    return inst, Dbar, R
+
+
+def _narrow(target: ReLUFNN, Dbar: int) -> ReLUFNN:
+    return ReLUFNN(tuple(W[:Dbar, :Dbar].clone() for W in target.weights),
+                   tuple(b[:Dbar].clone() for b in target.biases), target.final_relu)
+
+
+@given(case=_offgen_fnn_width_cases())
+@example(case=(build_offgen_fnn_instance("gaussian", 4, 2, 2, seed=0), 3, 2)).via(
+    "N(0, 1/D) layers, generic D̄ = 3 targets, L̄ = 2, R = 2")
+@example(case=(build_offgen_fnn_instance("singular_layer", 3, 2, 1, seed=0), 2, 1)).via("exactly singular W_1")
+@example(case=(build_offgen_fnn_instance("zero_discrepancy", 4, 2, 2, seed=0), 2, 1)).via(
+    "E = 0 before narrowing")
+def test_appendix_h_fnn_offgen_certified_or_refused(case):
+    """Off the conditioned generators, a narrower FNN target (D̄ ≤ D) padded by pad_fnn_target: every E_i has zero
+    last D − D̄ columns (so rank(E_i) ≤ D̄). The Theorem 3 construction on it (uniform partition, M = ⌊L/L̄⌋) is
+    refused with a typed error naming the matrix, or it reports exact iff R·M ≥ rank(E_i) for every block i
+    (rank(E_i) = the σ_j(E_i), computed here, above the block's rounding floor); when exact, the first D̄ outputs of
+    f([x; 0]) equal f̄(x) on the width-D̄ ball within its tolerance; otherwise a block short of rank misses W̃_i by
+    σ_{RM+1}(E_i)."""
+    inst, Dbar, R = case
+    frozen, D, L = inst.frozen, inst.frozen.width, inst.frozen.depth
+    target = _narrow(inst.target, Dbar)
+    Lbar = target.depth
+    M = L // Lbar
+    kind = inst.args.split(",", 1)[0].strip("'")
+    ex = Example(CLAIM, f"inst = {inst.repro()}; target = inst.target narrowed to D̄ = {Dbar}; "
+                 f"construct_fnn(inst.frozen, pad_fnn_target(inst.frozen, target), {R}, Ball({D}, 1.0))",
+                 {"D̄": Dbar, "R": R, "M": M}, population=kind)
+    padded = pad_fnn_target(frozen, target)
+    Es = [Wt - prod for Wt, prod in zip(padded.weights, block_products(frozen, Lbar))]
+    for i, E in enumerate(Es):
+        assert_true(ex, not bool(E[:, Dbar:].any()), name="offgen_fnn_padding",
+                    what=f"E_{i + 1} has zero last D − D̄ columns (so rank(E_{i + 1}) ≤ D̄)")
+    with refusal_allowed(ex, name="offgen", what=f"construct_fnn on a padded {kind} target") as outcome:
+        c = construct_fnn(frozen, padded, R, Ball(D, 1.0))
+    if outcome.refused:
+        return
+    ambiguous, predicted = False, True
+    for i, (E, blk) in enumerate(zip(Es, c.blocks)):
+        s = torch.linalg.svdvals(E)
+        floor = blk.linear.rank_floor
+        RE = int((s > floor).sum())
+        assert_at_most(ex, RE, bound=Dbar, name="offgen_fnn_padding",
+                       what=f"rank(E_{i + 1}) above the rounding floor ≤ D̄")
+        ambiguous = ambiguous or bool(((s > floor / 2) & (s <= 2 * floor)).any())
+        predicted = predicted and R * M >= RE
+        lin = blk.linear
+        if not lin.is_exact_in_theory() and R * M < RE:
+            assert_close(ex, spectral_norm(lin.residual()), expected=float(s[R * M]), tol=lin.tolerance(),
+                         name="offgen_fnn_value", what=f"block {i + 1}: ‖∏W̃ − W̃_{i + 1}‖₂ vs σ_{{RM+1}}(E_{i + 1})")
+    if ambiguous:
+        regime("a σ_j(E_i) within a factor 2 of the rounding floor")
+    else:
+        assert_equal(ex, c.is_exact_in_theory(), expected=predicted, name="offgen_fnn_exact_iff",
+                     what=f"reports exact vs R·M = {R * M} ≥ rank(E_i) for every block")
+    if c.is_exact_in_theory():
+        regime("certified exact")
+        pts = Ball(Dbar, 1.0).evaluation_points(32, generator(inst.seed + 1), adversarial=16)
+        out = c.adapted()(pad_input(pts, D))[:, :Dbar]
+        err = float(torch.linalg.vector_norm(out - target(pts), dim=1).max())
+        # assert_below, not assert_exact: off-generator instances must not enter the separation ratio
+        assert_below(ex, err, bound=0.0, tol=c.tolerance(), name="offgen_fnn_invariant",
+                     what="max_x ‖[f([x; 0])]_{1..D̄} − f̄(x)‖₂ on the width-D̄ ball, construction reports exact")
+    else:
+        regime("certified not exact")

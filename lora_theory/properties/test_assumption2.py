@@ -9,6 +9,8 @@ fails and is exact when only the printed one does."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import sympy as sp
 import torch
@@ -22,12 +24,21 @@ from lora_theory.constructions.fnn import construct_fnn
 from lora_theory.errors import SingularityError
 from lora_theory.models import ReLUFNN
 from lora_theory.numerics import SINGULARITY_THRESHOLD
-from lora_theory.partition import block_ranges
+from lora_theory.partition import block_ranges, compositions
 from lora_theory.random_matrices import generator, matrix_with_singular_values
-from lora_theory.testing.assertions import Example, assert_equal, assert_exact, assert_true, no_refusal, regime
+from lora_theory.testing.assertions import (
+    Example,
+    assert_below,
+    assert_equal,
+    assert_exact,
+    assert_true,
+    no_refusal,
+    refusal_allowed,
+    regime,
+)
 from lora_theory.testing.fnn import build_planted_assumption2_instance, domain_points, per_layer_cases
-from lora_theory.testing.instances import build_fnn_instance
-from lora_theory.testing.strategies import fnn_instances, per_layer_ranks, seeds
+from lora_theory.testing.instances import build_fnn_instance, build_offgen_fnn_instance
+from lora_theory.testing.strategies import fnn_instances, offgen_fnn_instances, per_layer_ranks, seeds
 
 pytestmark = pytest.mark.assumption2
 CLAIM = "assumption2"
@@ -168,3 +179,68 @@ def test_assumption2_registry_range_is_printed_range():
     ex = Example(CLAIM, "get_claim('assumption2').formulas['range']")
     assert_true(ex, sp.simplify(expr.rhs - sp.Sum(F.R_l[F.l], (F.l, F.P_min, F.P_max - 1))) == 0, name="range",
                 what="the registered Assumption 2 range", seen=str(expr))
+
+
+# --- off the generators -----------------------------------------------------------------------------------------------
+
+@st.composite
+def _offgen_assumption2_cases(draw: st.DrawFn):
+    """An off-generator FNN pair (Gaussian, Xavier, diagonal with a wide range, tiny change on large weights, singular
+    W_1, E = 0), a consecutive partition drawn among all of them, and per-layer ranks R_l ∈ 0..D."""
+    inst = draw(offgen_fnn_instances(max_width=5, max_depth=4), label="off-generator FNN pair")
+    D, L, Lbar = inst.frozen.width, inst.frozen.depth, inst.target.depth
+    sizes = draw(st.sampled_from(compositions(L, Lbar)), label="consecutive partition P")
+    ranks = tuple(draw(st.integers(0, D), label=f"R_{l + 1}") for l in range(L))
+    return inst, sizes, ranks
+
+
+@given(case=_offgen_assumption2_cases())
+@example(case=(build_offgen_fnn_instance("singular_layer", 3, 3, 2, seed=0), (2, 1), (1, 2, 0))).via(
+    "exactly singular W_1, partition (2, 1)")
+@example(case=(build_offgen_fnn_instance("diagonal", 4, 4, 2, dynamic_range=1e8, seed=0), (3, 1), (0, 1, 4, 2))
+         ).via("diagonal layers, dynamic range 1e8, partition (3, 1)")
+@example(case=(build_offgen_fnn_instance("gaussian", 4, 3, 1, seed=0), (3,), (2, 2, 2))).via(
+    "N(0, 1/D) layers, generic one-layer target")
+@example(case=(build_offgen_fnn_instance("zero_discrepancy", 3, 2, 2, seed=0), (1, 1), (0, 0))).via("E_i = 0")
+def test_assumption2_offgen_report_agrees(case):
+    """Off the conditioned generators, with a drawn partition and per-layer ranks, the checker answers without
+    crashing in both readings with a finite report (every σ_min/σ_max in [0, 1]; an entry passes only with a finite
+    ratio at or above the threshold — NaN never passes), flags an exactly singular W_1, and agrees with the
+    construction: a refusal (typed, naming the matrix) only where the needed reading flags a matrix it solves with;
+    an answer that reports exact has output error ≤ its own tolerance on the domain."""
+    inst, sizes, ranks = case
+    kind = inst.args.split(",", 1)[0].strip("'")
+    ex = Example(CLAIM, f"{inst.repro()}, partition={sizes}, ranks={ranks}", population=kind)
+    failing = {}
+    for rd in ("needed", "printed"):
+        entries = assumption2_report(inst.frozen, inst.target, ranks, sizes, reading=rd)
+        bad = [(e.name, e.ratio) for e in entries if not (math.isfinite(e.ratio) and 0.0 <= e.ratio <= 1.0)]
+        assert_true(ex, not bad, name="offgen_report",
+                    what=f"every σ_min/σ_max of the {rd} report is finite and in [0, 1]", seen=f"entries {bad}")
+        wrong = [(e.name, e.ratio, e.passed) for e in entries
+                 if e.passed != (math.isfinite(e.ratio) and e.ratio >= SINGULARITY_THRESHOLD)]
+        assert_true(ex, not wrong, name="offgen_report",
+                    what=f"an entry of the {rd} report passes iff its ratio is finite and ≥ {SINGULARITY_THRESHOLD:g}",
+                    seen=f"entries {wrong}")
+        failing[rd] = [e.name for e in entries if not e.passed]
+        if kind == "singular_layer":  # the builder zeroes one column of W_1
+            assert_true(ex, "W_1" in failing[rd], name="offgen_report",
+                        what=f"the exactly singular W_1 is flagged failing ({rd} reading)",
+                        seen=f"failing entries {failing[rd]}")
+    with refusal_allowed(ex, name="offgen", what=f"construct_fnn with partition {sizes}, ranks {ranks} on a {kind} "
+                         "pair") as outcome:
+        c = construct_fnn(inst.frozen, inst.target, ranks, inst.domain, partition=sizes)
+    if outcome.refused:
+        assert_true(ex, bool(failing["needed"]), name="offgen_agrees",
+                    what="a construction that refuses has a failing entry in the needed reading's report",
+                    seen=f"refused ({outcome.error}) while every entry passes")
+        return
+    regime("report flags, construction certifies" if failing["needed"] else "report passes, construction answers")
+    if c.is_exact_in_theory():
+        err = float(c.output_error(domain_points(inst.domain, inst.seed)).max())
+        # assert_below, not assert_exact: off-generator instances must not enter the separation ratio
+        assert_below(ex, err, bound=0.0, tol=c.tolerance(), name="offgen_invariant",
+                     what="max_x ‖f(x) − f̄(x)‖₂ of a construction that reports exact vs its tolerance")
+        regime("certified exact")
+    else:
+        regime("certified not exact")

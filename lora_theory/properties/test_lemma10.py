@@ -28,8 +28,8 @@ from lora_theory.testing.assertions import (
     assert_at_most,
     assert_below,
     assert_close,
-    assert_exact,
     assert_equal,
+    assert_exact,
     assert_not_exact,
     no_refusal,
     refusal_allowed,
@@ -197,7 +197,7 @@ def test_lemma10_offgen_certified_or_refused(case):
         regime("a σ_i(E) within a factor 2 of the rounding floor")
     else:
         assert_equal(ex, c.is_exact_in_theory(), expected=_exact_predicted(ranks, rE), name="offgen_exact_iff",
-                     what=f"reports exact vs Σ R_l = {sum(ranks)} ≥ rank(E) = {rE} (σ_i(E) above the floor {floor:.3e})")
+                     what=f"reports exact vs Σ R_l = {sum(ranks)} ≥ rank(E) = {rE} (σ_i(E) > floor {floor:.3e})")
     to_target = spectral_norm(lin.residual())
     if c.is_exact_in_theory():
         regime("certified exact")

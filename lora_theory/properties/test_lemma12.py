@@ -21,7 +21,8 @@ from lora_theory.analysis.tfl import final_layers_certificate, lemma12_counterex
 from lora_theory.models import ReLUFNN
 from lora_theory.random_matrices import generator
 from lora_theory.testing.assertions import Example, assert_equal, assert_true, regime
-from lora_theory.testing.strategies import seeds
+from lora_theory.testing.instances import FNN_POPULATIONS, build_offgen_fnn_instance
+from lora_theory.testing.strategies import DYNAMIC_RANGES, RELATIVE_CHANGES, WEIGHT_SCALES, seeds
 
 pytestmark = pytest.mark.lemma12
 CLAIM = "lemma12"
@@ -156,3 +157,80 @@ def test_lemma12_printed_counterexample(final_relu):
         assert_true(ex, cert is not None and cert.is_valid(), name="counterexample",
                     what="without the final ReLU a certificate is found (not a counterexample)")
         regime("no final ReLU: certificate")
+
+
+# --- off the generators -----------------------------------------------------------------------------------------------
+
+OFFGEN_PROBES = 32
+
+
+@st.composite
+def _offgen_lemma12_cases(draw: st.DrawFn):
+    """An off-generator FNN pair with L ≥ 2 (Gaussian, Xavier, diagonal with a wide range, tiny change on large
+    weights, singular W_1, E = 0; drawn as offgen_fnn_instances does, with the depth L ∈ 2..3 drawn first), the last
+    frozen layer l ∈ 1..L−1, and a probe seed."""
+    kind = draw(st.sampled_from(FNN_POPULATIONS), label="off-generator population")
+    D = draw(st.integers(1, 4), label="width D")
+    L = draw(st.integers(2, 3), label="frozen depth L")
+    Lbar = draw(st.integers(1, L), label="target depth L̄")
+    generic = draw(st.booleans(), label="generic (independent) target layers")
+    ranks = None if generic else tuple(draw(st.integers(0, D), label=f"rank of change {i + 1}") for i in range(Lbar))
+    dynamic_range = draw(st.sampled_from(DYNAMIC_RANGES), label="dynamic range") if kind in (
+        "diagonal", "permutation") else 1e4
+    weight_scale = draw(st.sampled_from(WEIGHT_SCALES), label="weight scale") if kind == "tiny_change" else 1.0
+    change = draw(st.sampled_from(RELATIVE_CHANGES), label="relative change") if kind in (
+        "diagonal", "permutation", "tiny_change") else 1e-6
+    final_relu = draw(st.booleans(), label="ReLU after the last layer")
+    seed = draw(seeds(), label="instance seed")
+    regime(f"population: {kind}")
+    inst = build_offgen_fnn_instance(kind, D, L, Lbar, block_ranks=ranks, dynamic_range=dynamic_range,
+                                     weight_scale=weight_scale, relative_change=change, final_relu=final_relu,
+                                     seed=seed)
+    layer = draw(st.integers(1, L - 1), label="last frozen layer l")
+    return inst, layer, draw(seeds(), label="probe seed")
+
+
+@given(case=_offgen_lemma12_cases())
+@example(case=(build_offgen_fnn_instance("gaussian", 3, 2, 1, seed=0), 1, 0)).via("N(0, 1/D) layers, l = 1")
+@example(case=(build_offgen_fnn_instance("singular_layer", 3, 3, 2, seed=0), 2, 0)).via("exactly singular W_1")
+@example(case=(build_offgen_fnn_instance("diagonal", 4, 2, 2, dynamic_range=1e8, seed=0), 1, 1)).via(
+    "diagonal layers, dynamic range 1e8")
+@example(case=(build_offgen_fnn_instance("singular_layer", 1, 2, 1, block_ranks=(0,), final_relu=False, seed=0), 1,
+               0)).via("D = 1, W_1 = 0: a zero Lipschitz bound (the search once divided by it)")
+@example(case=(build_offgen_fnn_instance("singular_layer", 4, 2, 1, final_relu=False, seed=1), 1, 0)).via(
+    "W_1 with a zero column but σ_min > 0 in float: the solve for points of I_1 once raised LinAlgError")
+def test_lemma12_offgen_certificate_valid_or_none(case):
+    """Off the conditioned generators, the certificate search returns None or a certificate that is valid in exact
+    arithmetic (sympy, independently of the library's Fraction code): x, x′ ∈ I_l, x ∉ Ī_i for every target layer
+    i, layer l's actual pre-activation ≤ 0 at both (z_l(x) = z_l(x′)), and f̄(x) ≠ f̄(x′) — never an invalid
+    certificate."""
+    inst, layer, probe_seed = case
+    frozen, target = inst.frozen, inst.target
+    kind = inst.args.split(",", 1)[0].strip("'")
+    ex = Example(CLAIM, f"inst = {inst.repro()}; final_layers_certificate(inst.frozen, inst.target, {layer}, "
+                 f"gen=generator({probe_seed}), probes={OFFGEN_PROBES})", {"l": layer}, population=kind)
+    cert = final_layers_certificate(frozen, target, layer, gen=generator(probe_seed), probes=OFFGEN_PROBES)
+    if cert is None:
+        regime("no certificate found")
+        return
+    regime("certificate found")
+    x, xp = cert.x, cert.x_prime
+    assert_true(ex, bool(torch.isfinite(x).all() and torch.isfinite(xp).all()), name="offgen_certificate",
+                what="the certificate's points are finite", seen=f"x = {x.tolist()}, x′ = {xp.tolist()}")
+    for name, pt in (("x", x), ("x′", xp)):
+        form = _linear_form(frozen, layer, pt)
+        assert_true(ex, all(v <= 0 for v in form), name="offgen_hypothesis", what=f"{name} ∈ I_{layer} (exact)",
+                    seen=f"{[float(v) for v in form]}")
+        pre, _ = _hidden(frozen, layer, pt)
+        assert_true(ex, all(v <= 0 for v in pre), name="offgen_certificate",
+                    what=f"layer {layer}'s actual pre-activation at {name} is ≤ 0 (exact)",
+                    seen=f"{[float(v) for v in pre]}")
+    for i in range(1, target.depth + 1):
+        form = _linear_form(target, i, x)
+        assert_true(ex, any(v > 0 for v in form), name="offgen_hypothesis", what=f"x ∉ Ī_{i} (exact)",
+                    seen=f"{[float(v) for v in form]}")
+    assert_equal(ex, _hidden(frozen, layer, x)[1], expected=_hidden(frozen, layer, xp)[1], name="offgen_certificate",
+                 what="z_l(x) = z_l(x′) (exact)")
+    fx, fxp = _hidden(target, target.depth, x)[1], _hidden(target, target.depth, xp)[1]
+    assert_true(ex, fx != fxp, name="offgen_certificate", what="f̄(x) ≠ f̄(x′) (exact)",
+                seen=f"f̄(x) = f̄(x′) = {[float(v) for v in fx]}")
