@@ -450,6 +450,14 @@ ASSUMPTION4_COUNT = 2 * (L * (4 * H + 2) + 1) + R * (2 * H * L + 1)
 COROLLARY10_THRESHOLD = THEOREM7_WORST_CASE
 
 
+# --- Assumption 3, Lemma 13 (claims assumption3, lemma13; single-head TFN, App. F.1, p. 34) ---------------------------
+
+#: assumption3 — the number of matrices Assumption 3 lists: every weight of both single-head TFNs, 2(5L + 1) (W_Q,
+#: W_K, W_V, W_1, W_2 per block, W_o; no W_O), and, for every r ∈ [D] (as printed: not r ∈ [R]), one matrix per
+#: family member: the score and value families of every block (L each) plus the output family, D(2L + 1)
+ASSUMPTION3_COUNT = 2 * (5 * L + 1) + D * (2 * L + 1)
+
+
 # --- single-head TFN: Theorem 8, Corollary 9 (claims theorem8, corollary9; App. F.1, pp. 34 and 36) -----------------
 
 #: theorem8 — R ≥ max_i ⌈G_i/2⌉ with the single-head gaps (the value term W̄_1 W̄_V W̄_{2,i−1} − W_1 W_V W_{2,i−1},

@@ -24,10 +24,11 @@ from lora_theory.testing.assertions import (
     assert_exact,
     assert_not_exact,
     assert_true,
+    refusal_allowed,
     regime,
 )
-from lora_theory.testing.instances import build_tfn_instance
-from lora_theory.testing.strategies import TFN_OUTPUT_KINDS, seeds
+from lora_theory.testing.instances import build_offgen_tfn_instance, build_tfn_instance
+from lora_theory.testing.strategies import TFN_OUTPUT_KINDS, offgen_tfn_instances, seeds
 
 pytestmark = pytest.mark.corollary9
 CLAIM = "corollary9"
@@ -131,11 +132,52 @@ def test_corollary9_not_exact_below(D, L, seed, n_seq, output):
     assert_not_exact(ex, _error(a, t, X, logits=True), tol=below.tolerance(X, "linear"), name="not_exact",
                      what=f"max token error of the logits at R = ⌈D/2⌉ − 1 = {R}")
     if output == "softmax":
+        # not a check: softmax(a) = softmax(b) whenever a − b is constant in each column, and nearly so where the
+        # output saturates, so 'not exact' is a statement about the logits (checked above); a check here mixed a
+        # saturation-sized error into the separation ratio (1.6e-2 in a deep run). Recorded for visibility only.
+        err, tol = _error(a, t, X, logits=False), below.tolerance(X).value
         p = t(X).transpose(-1, -2)
         J = torch.diag_embed(p) - p[..., :, None] * p[..., None, :]
-        if not bool((torch.linalg.eigvalsh(J)[..., -1] >= SATURATED).any()):
-            regime(f"softmax output saturated on every token (‖J‖₂ < {SATURATED}): only the logits separate")
-            return
-        assert_not_exact(ex, _error(a, t, X, logits=False), tol=below.tolerance(X), name="not_exact",
-                         what=f"max token error after the output softmax at R = ⌈D/2⌉ − 1 = {R}")
+        saturated = not bool((torch.linalg.eigvalsh(J)[..., -1] >= SATURATED).any())
+        regime("softmax output one below: " + ("above" if err > tol else "within") + " its tolerance"
+               + (" (saturated on every token)" if saturated else ""))
     regime(f"{output} output not exact one below ⌈D/2⌉")
+
+
+@given(inst=offgen_tfn_instances(populations=("gaussian", "xavier"), single_head=True, max_width=6, max_depth=2),
+       n_seq=st.integers(1, 4), x_seed=seeds())
+@example(inst=build_offgen_tfn_instance("gaussian", 6, 2, 1, seed=0, single_head=True), n_seq=3, x_seed=0).via(
+    "N(0, 1/D) single-head TFNs, D = 6: R = 3")
+@example(inst=build_offgen_tfn_instance("xavier", 5, 1, 1, seed=1, single_head=True, output="linear"), n_seq=2,
+         x_seed=1).via("Xavier single-head TFNs, D odd: R = ⌈5/2⌉ = 3, linear output")
+def test_corollary9_offgen_certified_or_refused(inst, n_seq, x_seed):
+    """Plain Gaussian N(0, 1/D) and Xavier-uniform single-head draws, unconditioned (what users and the paper's
+    experiments use): at the registry's R = ⌈D/2⌉ the construction either refuses with a typed SingularityError
+    naming the matrix, or answers exact — every G_i = D, it reports exact, every chain and the outputs (softmax and
+    logits) within its own tolerances (finite) on the inputs tried."""
+    D, L = inst.frozen.width, inst.frozen.depth
+    R = _threshold(D)
+    kind = inst.args.split(",", 1)[0].strip("'")
+    ex = Example(CLAIM, f"{inst.repro()}, R={R}, n_seq={n_seq}, x_seed={x_seed}", population=kind)
+    with refusal_allowed(ex, name="offgen", what=f"construct_tfn_single_head at ⌈D/2⌉ = {R} on a {kind} pair") \
+            as outcome:
+        c = construct_tfn_single_head(inst.frozen, inst.target, R)
+    if outcome.refused:
+        return
+    assert_equal(ex, c.chain_gaps(), expected=(D,) * (L + 1), name="offgen",
+                 what="the chains' discrepancy ranks G_i of independent random single-head models")
+    assert_true(ex, c.is_exact_in_theory(), name="offgen", what=f"the construction at ⌈D/2⌉ = {R} reports exact",
+                seen="is_exact_in_theory() is False")
+    # assert_below, not assert_exact: off-generator instances must not enter the separation ratio
+    for key, chain in c.chains.items():
+        assert_below(ex, spectral_norm(chain.residual()), bound=0.0, tol=c.chain_tolerance(key),
+                     name="offgen_invariant", what=f"chain {key} at R = ⌈D/2⌉ = {R}")
+    X = torch.randn(2, D, n_seq, generator=generator(x_seed), dtype=torch.float64)
+    a, t, out = c.adapted(), c.target, inst.frozen.output
+    assert_below(ex, _error(a, t, X, logits=False), bound=0.0, tol=c.tolerance(X), name="offgen_invariant",
+                 what=f"max token error ‖f(X) − f̄(X)‖₂ ({out} output) at R = ⌈D/2⌉ = {R}")
+    if out == "softmax":
+        assert_below(ex, _error(a, t, X, logits=True), bound=0.0, tol=c.tolerance(X, "linear"),
+                     name="offgen_invariant", what=f"max token error of the logits W_o Z_L at R = ⌈D/2⌉ = {R}")
+    regime(f"population: {kind}, certified exact")
+    regime(f"output layer: {out}")

