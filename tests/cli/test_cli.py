@@ -226,6 +226,10 @@ def test_claims_lists_the_registered_claims(capsys):
     for cid in ("lemma1", "lemma8", "assumption_linear"):
         assert cid in heads, out
     assert "ceiling(R_E/L)" in out
+    # the paper's number and page head each entry (v3 numbering: Lemma 3 is random weights ⇒ Assumption 1)
+    assert "lemma3 — Lemma 3, p. 6 (proof App. E.2, p. 27)" in out.splitlines()
+    assert "appendix_h — Appendix H, pp. 45–46" in out.splitlines()
+    assert "eym — not a numbered result of the paper" in out.splitlines()
 
 
 def test_claims_json(tmp_path, capsys):
@@ -237,7 +241,8 @@ def test_claims_json(tmp_path, capsys):
     rows = json.loads(path.read_text(encoding="utf-8"))["claims"]
     assert [r["id"] for r in rows] == [c.id for c in all_claims()]
     lemma1 = next(r for r in rows if r["id"] == "lemma1")
-    assert set(lemma1) >= {"id", "reference", "statement", "status", "formulas"}
+    assert set(lemma1) >= {"id", "number", "pages", "reference", "statement", "status", "formulas"}
+    assert (lemma1["number"], lemma1["pages"]) == ("Lemma 1", "p. 3 (detailed: Lemma 7, p. 20)")
     assert lemma1["formulas"]["threshold"] == "ceiling(R_E/L)" and lemma1["threshold_model"] == "linear"
 
 
